@@ -1,0 +1,9 @@
+"""aekit: the autoencoder toolkit for real data."""
+
+__version__ = "0.1.0"
+
+from aekit import datasets
+from aekit.estimators import Autoencoder
+from aekit.io import load
+
+__all__ = ["Autoencoder", "__version__", "datasets", "load"]

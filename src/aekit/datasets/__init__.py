@@ -1,0 +1,39 @@
+"""Data loaders: the embedded digits, MNIST from local files, and array-file readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from aekit.datasets.builtin import BUILTIN, Split, load_digits, load_mnist
+from aekit.datasets.files import READERS, read_array, read_csv, read_idx, read_npy, read_npz
+
+
+def load(source: str | Path, key: str | None = None) -> np.ndarray:
+    """Samples from a built-in name (``"digits"``, ``"mnist"``) or an array file.
+
+    Examples
+    --------
+    >>> from aekit.datasets import load
+    >>> load("digits").shape
+    (1797, 8, 8)
+    """
+    if isinstance(source, str) and source in BUILTIN:
+        return BUILTIN[source]()
+    return read_array(source, key=key)
+
+
+__all__ = [
+    "BUILTIN",
+    "READERS",
+    "Split",
+    "load",
+    "load_digits",
+    "load_mnist",
+    "read_array",
+    "read_csv",
+    "read_idx",
+    "read_npy",
+    "read_npz",
+]

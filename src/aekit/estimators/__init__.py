@@ -1,0 +1,9 @@
+"""scikit-learn style estimators; each owns its torch module as ``module_``."""
+
+from aekit.estimators.autoencoder import Autoencoder
+from aekit.estimators.base import TorchEstimator
+
+# Class name -> class; `aekit.load` rebuilds saved estimators through it.
+ESTIMATORS: dict[str, type[TorchEstimator]] = {"Autoencoder": Autoencoder}
+
+__all__ = ["ESTIMATORS", "Autoencoder", "TorchEstimator"]

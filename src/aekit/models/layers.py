@@ -1,0 +1,56 @@
+"""Activations and weight initialisation shared by the torch models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+# Name -> factory. "linear" is the identity, so `activation="linear"` gives a linear network.
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "linear": nn.Identity,
+}
+
+# Layers followed by a ReLU-like unit get He initialisation (it keeps the activation variance
+# constant through rectifiers); every other layer gets Xavier/Glorot.
+_HE_NEGATIVE_SLOPE = {"relu": 0.0, "leaky_relu": 0.01}
+
+
+def make_activation(name: str) -> nn.Module:
+    """Return a fresh activation module for ``name`` (a key of :data:`ACTIVATIONS`)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+        ) from None
+
+
+def init_linear(layer: nn.Linear, activation: str) -> None:
+    """Initialise ``layer`` for the activation that follows it; biases start at zero."""
+    if activation in _HE_NEGATIVE_SLOPE:
+        nn.init.kaiming_uniform_(
+            layer.weight, a=_HE_NEGATIVE_SLOPE[activation], nonlinearity="leaky_relu"
+        )
+    else:
+        nn.init.xavier_uniform_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def dense_stack(widths: list[int], activations: list[str]) -> nn.Sequential:
+    """Linear layers ``widths[i] -> widths[i + 1]``, each followed by ``activations[i]``."""
+    if len(activations) != len(widths) - 1:
+        raise ValueError("one activation per layer is needed")
+    layers: list[nn.Module] = []
+    for n_in, n_out, act in zip(widths[:-1], widths[1:], activations, strict=True):
+        linear = nn.Linear(n_in, n_out)
+        init_linear(linear, act)
+        layers.append(linear)
+        if act != "linear":
+            layers.append(make_activation(act))
+    return nn.Sequential(*layers)
