@@ -49,7 +49,12 @@ def _candidates(path: str | Path | None) -> list[Path]:
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
-    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+    for name in (
+        stem + ".gz",
+        stem,
+        stem.replace("-idx", ".idx") + ".gz",
+        stem.replace("-idx", ".idx"),
+    ):
         if (folder / name).is_file():
             return folder / name
     return None

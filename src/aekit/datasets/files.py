@@ -48,7 +48,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
         raise ValueError(f"{path} holds {len(data)} bytes, but its header announces {expected}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return (
+        np.frombuffer(data, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def read_npy(path: str | Path) -> np.ndarray:

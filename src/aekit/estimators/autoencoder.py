@@ -46,7 +46,8 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         Size of the code z.
     hidden : sequence of int or None, default=None
         Encoder widths between input and code; the decoder mirrors them. ``None`` applies the
-        halving rule of :func:`aekit.models.halving_widths`; ``()`` means no hidden layer.
+        halving rule of :func:`aekit.models.halving_widths` (no hidden layer for a linear
+        network, whose stacked layers would compose to one); ``()`` means no hidden layer.
     activation : {"relu", "leaky_relu", "tanh", "sigmoid", "linear"} or None, default="relu"
         Hidden units. ``None`` or ``"linear"`` makes the whole network linear (code and output
         too, unless they are given explicitly).
@@ -178,7 +179,8 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         _check_choice("activation", activation, list(ACTIVATIONS))
         linear = activation == "linear"
         if self.hidden is None:
-            hidden = halving_widths(X.shape[1], self.latent_dim)
+            # Stacked linear layers compose to a single one, so a linear network stays shallow.
+            hidden = () if linear else halving_widths(X.shape[1], self.latent_dim)
         else:
             hidden = tuple(self.hidden)
             for width in hidden:
@@ -203,7 +205,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
 
     def _objective(self, module: torch.nn.Module, x: torch.Tensor) -> LossOutput:
         out = module(x)
-        reconstruction = LOSSES[self.loss_](out, x).mean()
+        reconstruction = LOSSES[self.loss_](out, x, reduction="mean")
         return LossOutput(reconstruction, {"reconstruction": reconstruction.detach()})
 
     def _train_config(self) -> TrainConfig:

@@ -52,9 +52,7 @@ class TorchEstimator(BaseEstimator):
         return X if scaling is None else scaling.inverse_transform(X)
 
     @torch.no_grad()
-    def _map_batches(
-        self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray
-    ) -> np.ndarray:
+    def _map_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray) -> np.ndarray:
         """Apply ``fn`` to float32 rows of ``X`` batch by batch on the fitted device."""
         self.module_.eval()
         outputs = []

@@ -61,7 +61,9 @@ def save(estimator: Any, path: str | Path) -> Path:
         if not path.is_dir():
             raise ValueError(f"{path} exists and is not a directory")
         if any(path.iterdir()) and not (path / CONFIG).is_file():
-            raise ValueError(f"{path} is a non-empty directory without an aekit model; not overwriting it")
+            raise ValueError(
+                f"{path} is a non-empty directory without an aekit model; not overwriting it"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
 
     module = estimator.module_
@@ -84,7 +86,10 @@ def save(estimator: Any, path: str | Path) -> Path:
         "estimator": type(estimator).__name__,
         "params": _jsonable(estimator.get_params(deep=False)),
         "state": state,
-        "module": {"architecture": estimator.architecture, "config": _jsonable(asdict(module.config))},
+        "module": {
+            "architecture": estimator.architecture,
+            "config": _jsonable(asdict(module.config)),
+        },
     }
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -165,15 +170,22 @@ def load(path: str | Path, device: str | None = None) -> Any:
     config = read_config(path)
     try:
         cls = ESTIMATORS[config["estimator"]]
-        estimator = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()})
+        estimator = cls(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+        )
         arch = config["module"]["architecture"]
         config_cls, module_cls = ARCHITECTURES[arch]
         module_config = config_cls(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in config["module"]["config"].items()}
+            **{
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in config["module"]["config"].items()
+            }
         )
         state = config["state"]
     except (KeyError, TypeError) as exc:
-        raise ValueError(f"{path / CONFIG} does not describe a model aekit can build: {exc!r}") from None
+        raise ValueError(
+            f"{path / CONFIG} does not describe a model aekit can build: {exc!r}"
+        ) from None
 
     weights = path / WEIGHTS
     if not weights.is_file():
@@ -188,13 +200,17 @@ def load(path: str | Path, device: str | None = None) -> Any:
     module = module_cls(module_config)
     prefix = "module."
     try:
-        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        module.load_state_dict(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        )
     except RuntimeError as exc:
         raise ValueError(f"{weights} does not match the model in {CONFIG}: {exc}") from None
 
     history_file = path / HISTORY
     try:
-        history = json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else []
+        history = (
+            json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else []
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{history_file} is damaged: {exc}") from None
 
@@ -213,3 +229,47 @@ def load(path: str | Path, device: str | None = None) -> Any:
     estimator.device_ = resolve_device(device if device is not None else estimator.device)
     estimator.module_ = module.to(estimator.device_).eval()
     return estimator
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """Summarise a saved model without building it: configuration, size, training outcome.
+
+    Examples
+    --------
+    >>> from aekit.io import describe
+    >>> describe("my-model")["n_parameters"]  # doctest: +SKIP
+    50992
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    config = read_config(path)
+    n_parameters = 0
+    try:
+        with safe_open(str(path / WEIGHTS), framework="pt") as f:
+            for key in f.keys():
+                if key.startswith("module."):
+                    n_parameters += int(np.prod(f.get_slice(key).get_shape()))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{path / WEIGHTS} is damaged or not a safetensors file ({exc})") from None
+    history_file = path / HISTORY
+    history = json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else []
+    state = config["state"]
+    best = state.get("best_epoch_") or len(history)
+    final = history[best - 1] if history and best else {}
+    return {
+        "path": str(path),
+        "estimator": config["estimator"],
+        "architecture": config["module"]["architecture"],
+        "module": config["module"]["config"],
+        "params": config["params"],
+        "n_parameters": n_parameters,
+        "input_shape": state.get("input_shape_"),
+        "loss": state.get("loss_"),
+        "scaling": state.get("scaling_"),
+        "epochs_trained": len(history),
+        "best_epoch": best,
+        "final": {k: v for k, v in final.items() if k.startswith(("loss", "val_loss"))},
+        "aekit_version": config.get("aekit_version"),
+        "torch_version": config.get("torch_version"),
+    }

@@ -22,19 +22,33 @@ class LossOutput(NamedTuple):
     terms: dict[str, torch.Tensor]  # name -> () each term of the loss breakdown, for the history
 
 
-def squared_error(out: AutoencoderOutput, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per sample, shape ``(B,)``."""
-    return (out.x_hat - target).square().flatten(1).mean(1)
+def _reduce(per_element: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return per_element.mean()  # the batch mean of the per-sample means (equal sizes)
+    return per_element.flatten(1).mean(1)
 
 
-def binary_cross_entropy(out: AutoencoderOutput, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy per sample from the logits, shape ``(B,)``; targets in [0, 1]."""
-    bce = F.binary_cross_entropy_with_logits(out.logits, target, reduction="none")
-    return bce.flatten(1).mean(1)
+def squared_error(
+    out: AutoencoderOutput, target: torch.Tensor, reduction: str = "none"
+) -> torch.Tensor:
+    """Mean squared error per sample ``(B,)``, or its batch mean with ``reduction="mean"``."""
+    return _reduce((out.x_hat - target).square(), reduction)
+
+
+def binary_cross_entropy(
+    out: AutoencoderOutput, target: torch.Tensor, reduction: str = "none"
+) -> torch.Tensor:
+    """Binary cross-entropy from the logits per sample ``(B,)``, or its batch mean with
+    ``reduction="mean"``; targets in [0, 1]."""
+    if reduction == "mean":  # one fused kernel, no (B, D) intermediate kept for backward
+        return F.binary_cross_entropy_with_logits(out.logits, target)
+    return _reduce(
+        F.binary_cross_entropy_with_logits(out.logits, target, reduction="none"), reduction
+    )
 
 
 # Name -> per-sample loss. Both are means over features, so their values read "per pixel".
-LOSSES: dict[str, Callable[[AutoencoderOutput, torch.Tensor], torch.Tensor]] = {
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": squared_error,
     "bce": binary_cross_entropy,
 }

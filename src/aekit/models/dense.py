@@ -46,9 +46,14 @@ def halving_widths(
 
 
 class AutoencoderOutput(NamedTuple):
-    x_hat: torch.Tensor  # (B, D) reconstruction
     logits: torch.Tensor  # (B, D) decoder output before the output activation
     z: torch.Tensor  # (B, K) code
+    output_activation: nn.Module  # maps logits to the reconstruction
+
+    @property
+    def x_hat(self) -> torch.Tensor:
+        """The reconstruction (B, D); computed on demand, since BCE works on the logits."""
+        return self.output_activation(self.logits)
 
 
 class DenseEncoder(nn.Module):
@@ -110,4 +115,4 @@ class DenseAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> AutoencoderOutput:
         z = self.encoder(x)  # (B, K)
         logits = self.decoder(z)  # (B, D)
-        return AutoencoderOutput(self.output_activation(logits), logits, z)
+        return AutoencoderOutput(logits, z, self.output_activation)

@@ -113,22 +113,24 @@ def train(
         for epoch in range(1, config.epochs + 1):
             start_time = time.perf_counter()
             perm = torch.randperm(n).to(device)
-            sums: torch.Tensor | None = None
+            rows: list[list[torch.Tensor]] = []  # per batch: loss and terms, still on the device
             names: list[str] = []
             for start in range(0, n, config.batch_size):
-                idx = perm[start : start + config.batch_size]
-                batch = [t[idx] for t in train_data]
+                batch = [t[perm[start : start + config.batch_size]] for t in train_data]
                 out = objective(module, *batch)
                 optimizer.zero_grad(set_to_none=True)
                 out.total.backward()
                 optimizer.step()
                 names = ["loss", *out.terms]
-                values = torch.stack([out.total.detach(), *(v.detach() for v in out.terms.values())])
-                values = values * idx.shape[0]
-                sums = values if sums is None else sums + values
-            assert sums is not None
+                rows.append([out.total.detach(), *(v.detach() for v in out.terms.values())])
+            sizes = torch.tensor(
+                [min(config.batch_size, n - s) for s in range(0, n, config.batch_size)],
+                dtype=torch.float32,
+                device=device,
+            )
+            means = (sizes[:, None] * torch.stack([torch.stack(r) for r in rows])).sum(0) / n
             record: dict[str, Any] = {"epoch": epoch}
-            record.update(zip(names, (sums / n).tolist(), strict=True))
+            record.update(zip(names, means.tolist(), strict=True))  # the epoch's one sync
             if val_data is not None:
                 val = evaluate(module, objective, val_data, config.eval_batch_size)
                 record.update({f"val_{k}": v for k, v in val.items()})

@@ -1,0 +1,34 @@
+"""`aekit demo [--out DIR]`: train on the embedded digits, save the model and its pictures."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aekit.tasks import run_demo
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="train on the bundled digits and show what was learned", description=__doc__
+    )
+    parser.add_argument("--out", default="aekit-demo", help="output folder (default: aekit-demo)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_demo(args.out, random_state=args.seed, verbose=not args.quiet)
+    print(
+        f"trained a {result.architecture} autoencoder on {result.n_train} digits "
+        f"in {result.fit_seconds:.1f} s ({result.epochs} epochs)"
+    )
+    print(
+        f"test squared error per image: autoencoder {result.ae_error:.3f}, "
+        f"PCA({result.latent_dim}) {result.pca_error:.3f} "
+        f"({result.pca_error / result.ae_error:.2f}x the autoencoder's)"
+    )
+    for label, path in result.files.items():
+        print(f"{label:>16}: {path}")
+    return 0
