@@ -229,7 +229,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         fraction = self.validation_fraction
         if not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
             raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-        n_val = int(round(fraction * X.shape[0]))
+        n_val = round(fraction * X.shape[0])
         if n_val < 1 or n_val >= X.shape[0]:
             return X, None
         perm = np.random.RandomState(seed).permutation(X.shape[0])

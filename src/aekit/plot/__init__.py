@@ -24,7 +24,7 @@ def _as_images(X: np.ndarray, image_shape: tuple[int, int] | None) -> np.ndarray
         return X.reshape(len(X), *image_shape)
     if X.ndim == 3:
         return X
-    side = int(round(np.sqrt(X.shape[1]))) if X.ndim == 2 else 0
+    side = round(np.sqrt(X.shape[1])) if X.ndim == 2 else 0
     if X.ndim != 2 or side * side != X.shape[1]:
         raise ValueError(
             f"cannot show samples of shape {X.shape[1:]} as images; pass image_shape=(h, w)"

@@ -50,7 +50,7 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_digits()
-    X_train, X_test, y_train, y_test = train_test_split(
+    X_train, X_test, _y_train, y_test = train_test_split(
         X, y, test_size=0.2, stratify=y, random_state=random_state
     )
     latent_dim = 2
