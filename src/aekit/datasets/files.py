@@ -93,7 +93,7 @@ def read_npz(path: str | Path, key: str | None = None) -> np.ndarray:
 def read_csv(path: str | Path) -> np.ndarray:
     """Read a numeric CSV file (comma-separated; a header line is detected and skipped)."""
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
         first = f.readline()
     try:
         [float(v) for v in first.strip().split(",")]
@@ -101,7 +101,9 @@ def read_csv(path: str | Path) -> np.ndarray:
     except ValueError:
         skip = 1
     try:
-        X = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
+        X = np.loadtxt(
+            path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2, encoding="utf-8-sig"
+        )
     except ValueError as exc:
         raise ValueError(f"{path} is not a numeric CSV file: {exc}") from None
     return X

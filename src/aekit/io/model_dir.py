@@ -45,6 +45,14 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n", encoding="utf-8")
 
 
+def _is_model_dir(path: Path) -> bool:
+    try:
+        read_config(path)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
 def save(estimator: Any, path: str | Path) -> Path:
     """Save a fitted aekit estimator to the directory ``path`` and return its path.
 
@@ -56,11 +64,11 @@ def save(estimator: Any, path: str | Path) -> Path:
     import aekit
 
     check_is_fitted(estimator, "module_")
-    path = Path(path)
+    path = Path(path).resolve()
     if path.exists():
         if not path.is_dir():
             raise ValueError(f"{path} exists and is not a directory")
-        if any(path.iterdir()) and not (path / CONFIG).is_file():
+        if any(path.iterdir()) and not _is_model_dir(path):
             raise ValueError(
                 f"{path} is a non-empty directory without an aekit model; not overwriting it"
             )
@@ -130,7 +138,10 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{config_file} is damaged: {exc}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"{config_file} is not an aekit model configuration")
-    if config.get("format_version", 0) > FORMAT_VERSION:
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"{config_file} is damaged: format_version {version!r} is not an integer")
+    if version > FORMAT_VERSION:
         raise ValueError(
             f"{path} was saved by a newer aekit (format {config['format_version']}); upgrade aekit"
         )
@@ -222,6 +233,8 @@ def load(path: str | Path, device: str | None = None) -> Any:
         estimator.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
     estimator.scaling_ = None
     if state.get("scaling_"):
+        if "scaling.offset" not in tensors or "scaling.scale" not in tensors:
+            raise ValueError(f"{weights} lacks the scaling arrays that {CONFIG} announces")
         estimator.scaling_ = Scaling(
             state["scaling_"], tensors["scaling.offset"].numpy(), tensors["scaling.scale"].numpy()
         )
