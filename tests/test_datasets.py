@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import struct
 from pathlib import Path
@@ -24,8 +23,8 @@ from aekit.datasets import (
     read_npy,
     read_npz,
 )
+from conftest import shared_file
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IDX_IMAGES = "mnist-idx/t10k-images-idx3-ubyte.gz"
 IDX_LABELS = "mnist-idx/t10k-labels-idx1-ubyte.gz"
 MNIST_STEMS = {
@@ -45,16 +44,6 @@ IDX_CODES = {
     np.dtype(">f4"): 0x0D,
     np.dtype(">f8"): 0x0E,
 }
-
-
-def shared_file(name: str) -> Path:
-    """A file of ../shared/data; skipped when absent, except in CI where it must be there."""
-    path = SHARED_DATA / name
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing in CI")
-        pytest.skip(f"{path} is not available")
-    return path
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
