@@ -59,7 +59,7 @@ def test_linear_autoencoder_spans_pca_subspace(data):
     assert ratio < 1.02
     # The decoder's columns span the principal subspace: projecting PCA's components onto
     # them keeps nearly all of each component.
-    W = ae.module_.decoder.net[0].weight.detach().numpy().astype(np.float64)  # (784, 16)
+    W = ae.module_.decoder[0].weight.detach().numpy().astype(np.float64)  # (784, 16)
     Q, _ = np.linalg.qr(W)
     components = PCA(16, random_state=0).fit(X_train).components_  # (16, 784)
     kept = np.linalg.norm(components @ Q, axis=1)

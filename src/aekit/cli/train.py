@@ -29,8 +29,9 @@ def _activation(text: str) -> str | None:
     return None if text.lower() == "none" else text
 
 
-# (flag, estimator parameter, type, help). Every flag defaults to None: "not given", so values
-# from --config are kept unless a flag overrides them.
+# (flag, estimator parameter, type, help). Flags default to argparse.SUPPRESS, so a flag that was
+# not given is absent from the namespace and --config keeps its value; None stays a real value
+# ("--activation none" is a linear net).
 OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--architecture", "architecture", str, "network family (dense)"),
     ("--latent-dim", "latent_dim", int, "size of the code"),
@@ -59,12 +60,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="where to save the model")
     parser.add_argument("--config", metavar="FILE", help="JSON file of estimator parameters")
     for flag, dest, kind, text in OPTIONS:
-        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+        parser.add_argument(flag, dest=dest, type=kind, default=argparse.SUPPRESS, help=text)
     parser.add_argument(
         "--no-early-stopping",
         dest="early_stopping",
         action="store_false",
-        default=None,
+        default=argparse.SUPPRESS,
         help="train for all epochs and keep the last weights",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,11 +85,10 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         unknown = set(params) - set(Autoencoder().get_params())
         if unknown:
             raise ValueError(f"{args.config} names unknown parameters: {sorted(unknown)}")
-    for _, dest, _, _ in OPTIONS:
-        if getattr(args, dest) is not None:
-            params[dest] = getattr(args, dest)
-    if args.early_stopping is not None:
-        params["early_stopping"] = args.early_stopping
+    given = vars(args)
+    for dest in [option[1] for option in OPTIONS] + ["early_stopping"]:
+        if dest in given:
+            params[dest] = given[dest]
     params["verbose"] = not args.quiet
     return params
 

@@ -56,34 +56,26 @@ class AutoencoderOutput(NamedTuple):
         return self.output_activation(self.logits)
 
 
-class DenseEncoder(nn.Module):
+class DenseEncoder(nn.Sequential):
     """x (B, D) -> z (B, K) through ``hidden`` widths."""
 
     def __init__(self, config: DenseConfig) -> None:
-        super().__init__()
         widths = [config.n_features, *config.hidden, config.latent_dim]
         acts = [config.activation] * len(config.hidden) + [config.code_activation]
-        self.net = dense_stack(widths, acts)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)  # (B, K)
+        super().__init__(*dense_stack(widths, acts))
 
 
-class DenseDecoder(nn.Module):
+class DenseDecoder(nn.Sequential):
     """z (B, K) -> logits (B, D) through the reversed ``hidden`` widths."""
 
     def __init__(self, config: DenseConfig) -> None:
-        super().__init__()
         widths = [config.latent_dim, *reversed(config.hidden), config.n_features]
         # The last layer is initialised for the output activation it feeds.
         acts = [config.activation] * len(config.hidden) + [config.output_activation]
-        net = dense_stack(widths, acts)
+        layers = list(dense_stack(widths, acts))
         if config.output_activation != "linear":
-            net = net[:-1]  # the output activation is applied by the autoencoder, not here
-        self.net = net
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)  # (B, D)
+            layers = layers[:-1]  # the output activation is applied by the autoencoder
+        super().__init__(*layers)
 
 
 class DenseAutoencoder(nn.Module):
