@@ -339,8 +339,9 @@ def test_info_prints_layers_and_parameter_count(
     config = model.module_.config
     widths = "-".join(map(str, [config.n_features, *config.hidden, config.latent_dim]))
     assert widths == "64-32-16-3"
-    assert f"layers     {widths} (decoder mirrors), {n_parameters(model):,} parameters" in out
-    assert "Autoencoder (dense)" in out
+    assert f"layers     {widths} (decoder mirrors)" in out
+    assert f"size       {n_parameters(model):,} parameters" in out
+    assert "Autoencoder (dense module)" in out
     assert "samples of shape (8, 8)" in out
     assert "training   3 epochs" in out
 

@@ -91,7 +91,7 @@ def test_model_directory_holds_json_and_safetensors_only(model, saved):
     assert config["aekit_version"] == aekit.__version__
     assert config["params"] == model.get_params()
     assert config["state"]["input_shape_"] == [8, 8]
-    assert config["module"]["architecture"] == "dense"
+    assert config["module"]["kind"] == "dense"
     assert config["module"]["config"]["latent_dim"] == 2
     assert read_config(saved) == config
 
@@ -229,7 +229,7 @@ def test_describe(model, saved):
     info = describe(saved)
     assert info["n_parameters"] == sum(p.numel() for p in model.module_.parameters())
     assert info["estimator"] == "Autoencoder"
-    assert info["architecture"] == "dense"
+    assert info["kind"] == "dense"
     assert info["input_shape"] == [8, 8]
     assert info["loss"] == "bce"
     assert info["scaling"] is None

@@ -6,7 +6,7 @@ from torch import nn
 
 from aekit.models import (
     ACTIVATIONS,
-    ARCHITECTURES,
+    MODULES,
     DenseAutoencoder,
     DenseConfig,
     halving_widths,
@@ -93,5 +93,5 @@ def test_activation_registry():
 
 
 def test_architecture_registry_builds_dense():
-    config_cls, module_cls = ARCHITECTURES["dense"]
+    config_cls, module_cls = MODULES["dense"]
     assert isinstance(module_cls(config_cls(n_features=5, latent_dim=2)), DenseAutoencoder)

@@ -22,16 +22,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     module = info["module"]
-    widths = [module["n_features"], *module["hidden"], module["latent_dim"]]
-    print(f"{info['estimator']} ({info['architecture']}) at {info['path']}")
-    print(
-        f"  layers     {'-'.join(map(str, widths))} (decoder mirrors), "
-        f"{info['n_parameters']:,} parameters"
-    )
-    print(
-        f"  units      {module['activation']} hidden, {module['code_activation']} code, "
-        f"{module['output_activation']} output; loss {info['loss']}"
-    )
+    print(f"{info['estimator']} ({info['kind']} module) at {info['path']}")
+    if "hidden" in module and "n_features" in module:
+        widths = [module["n_features"], *module["hidden"], module["latent_dim"]]
+        print(f"  layers     {'-'.join(map(str, widths))} (decoder mirrors)")
+    print(f"  size       {info['n_parameters']:,} parameters; loss {info['loss']}")
+    print("  module     " + ", ".join(f"{k}={v}" for k, v in module.items()))
     print(f"  input      samples of shape {tuple(info['input_shape'])}; scaling {info['scaling']}")
     print(
         f"  training   {info['epochs_trained']} epochs, kept epoch {info['best_epoch']}"

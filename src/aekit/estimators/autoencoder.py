@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.data import check_samples, fit_scaling, in_unit_interval
 from aekit.estimators.base import TorchEstimator
 from aekit.losses import LOSSES, LossOutput, resolve_loss
-from aekit.models import ACTIVATIONS, ARCHITECTURES, halving_widths
+from aekit.models import ACTIVATIONS, MODULES, halving_widths
 from aekit.training import TrainConfig, seeded, train
 
 
@@ -173,7 +173,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
     # ------------------------------------------------------------------ fitting
     def _module_config(self, X: np.ndarray) -> Any:
         """Resolve the ``"auto"`` choices for training data ``X`` (scaled rows)."""
-        _check_choice("architecture", self.architecture, list(ARCHITECTURES))
+        _check_choice("architecture", self.architecture, list(MODULES))
         _check_positive_int("latent_dim", self.latent_dim)
         activation = "linear" if self.activation is None else self.activation
         _check_choice("activation", activation, list(ACTIVATIONS))
@@ -193,7 +193,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         if output == "auto":
             output = "sigmoid" if in_unit_interval(X) and not linear else "linear"
         _check_choice("output_activation", output, list(ACTIVATIONS))
-        config_cls, _ = ARCHITECTURES[self.architecture]
+        config_cls, _ = MODULES[self.architecture]
         return config_cls(
             n_features=int(X.shape[1]),
             latent_dim=int(self.latent_dim),
@@ -262,7 +262,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         X_train, X_val = self._split(X, validation_data, seed)
         train_config = self._train_config()
         device = self._resolve_device()
-        _, module_cls = ARCHITECTURES[self.architecture]
+        _, module_cls = MODULES[self.architecture]
         with seeded(seed, device):
             module = module_cls(config).to(device)
             result = train(

@@ -31,6 +31,10 @@ class TorchEstimator(BaseEstimator):
     # Fitted attributes written to config.json (JSON values) by `aekit.io.save`.
     _json_state: tuple[str, ...] = ("n_features_in_", "input_shape_", "history_", "best_epoch_")
 
+    def _set_state(self, name: str, value: Any) -> None:
+        """Restore the fitted attribute ``name`` from its JSON value (see ``_json_state``)."""
+        setattr(self, name, tuple(value) if name == "input_shape_" else value)
+
     def _validate(self, X: Any, *, reset: bool) -> tuple[np.ndarray, tuple[int, ...]]:
         if not reset:
             check_is_fitted(self, "module_")

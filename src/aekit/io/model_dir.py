@@ -62,6 +62,7 @@ def save(estimator: Any, path: str | Path) -> Path:
     from safetensors.torch import save_file
 
     import aekit
+    from aekit.models import module_kind
 
     check_is_fitted(estimator, "module_")
     path = Path(path).resolve()
@@ -81,7 +82,7 @@ def save(estimator: Any, path: str | Path) -> Path:
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         state["feature_names_in_"] = [str(n) for n in names]
-    scaling = estimator.scaling_
+    scaling = getattr(estimator, "scaling_", None)
     if scaling is not None:
         state["scaling_"] = scaling.kind
         tensors["scaling.offset"] = torch.from_numpy(np.asarray(scaling.offset, np.float64))
@@ -95,7 +96,7 @@ def save(estimator: Any, path: str | Path) -> Path:
         "params": _jsonable(estimator.get_params(deep=False)),
         "state": state,
         "module": {
-            "architecture": estimator.architecture,
+            "kind": module_kind(module),
             "config": _jsonable(asdict(module.config)),
         },
     }
@@ -174,7 +175,7 @@ def load(path: str | Path, device: str | None = None) -> Any:
 
     from aekit.data import Scaling
     from aekit.estimators import ESTIMATORS
-    from aekit.models import ARCHITECTURES
+    from aekit.models import MODULES
     from aekit.training import resolve_device
 
     path = Path(path)
@@ -184,8 +185,7 @@ def load(path: str | Path, device: str | None = None) -> Any:
         estimator = cls(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
         )
-        arch = config["module"]["architecture"]
-        config_cls, module_cls = ARCHITECTURES[arch]
+        config_cls, module_cls = MODULES[config["module"]["kind"]]
         module_config = config_cls(
             **{
                 k: tuple(v) if isinstance(v, list) else v
@@ -227,8 +227,7 @@ def load(path: str | Path, device: str | None = None) -> Any:
 
     for name in estimator._json_state:
         if name in state:
-            value = state[name]
-            setattr(estimator, name, tuple(value) if name == "input_shape_" else value)
+            estimator._set_state(name, state[name])
     if "feature_names_in_" in state:
         estimator.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
     estimator.scaling_ = None
@@ -273,7 +272,7 @@ def describe(path: str | Path) -> dict[str, Any]:
     return {
         "path": str(path),
         "estimator": config["estimator"],
-        "architecture": config["module"]["architecture"],
+        "kind": config["module"]["kind"],
         "module": config["module"]["config"],
         "params": config["params"],
         "n_parameters": n_parameters,

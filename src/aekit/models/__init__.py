@@ -10,14 +10,24 @@ from aekit.models.dense import (
 )
 from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
 
-# Architecture name -> (config class, module class); saved models are rebuilt through it.
-ARCHITECTURES: dict[str, tuple[type, type]] = {
+# Module kind -> (config class, module class). Saved models name their module's kind and are
+# rebuilt through this table; `Autoencoder(architecture=...)` picks its module from it.
+MODULES: dict[str, tuple[type, type]] = {
     "dense": (DenseConfig, DenseAutoencoder),
 }
 
+
+def module_kind(module: object) -> str:
+    """The key of :data:`MODULES` whose class built ``module``."""
+    for kind, (_, module_cls) in MODULES.items():
+        if type(module) is module_cls:
+            return kind
+    raise ValueError(f"{type(module).__name__} is not a registered aekit module")
+
+
 __all__ = [
     "ACTIVATIONS",
-    "ARCHITECTURES",
+    "MODULES",
     "AutoencoderOutput",
     "DenseAutoencoder",
     "DenseConfig",
@@ -26,4 +36,5 @@ __all__ = [
     "halving_widths",
     "init_linear",
     "make_activation",
+    "module_kind",
 ]

@@ -25,6 +25,7 @@ class DenseConfig:
     activation: str = "relu"  # hidden units of encoder and decoder
     code_activation: str = "linear"  # applied to the code z
     output_activation: str = "sigmoid"  # maps the decoder's logits to x_hat
+    dropout: float = 0.0  # dropout probability after every hidden layer (not the code or output)
 
 
 def halving_widths(
@@ -57,12 +58,15 @@ class AutoencoderOutput(NamedTuple):
 
 
 class DenseEncoder(nn.Sequential):
-    """x (B, D) -> z (B, K) through ``hidden`` widths."""
+    """x (B, D) -> z (B, K) through ``hidden`` widths.
 
-    def __init__(self, config: DenseConfig) -> None:
-        widths = [config.n_features, *config.hidden, config.latent_dim]
+    ``n_out`` overrides the output width (a VAE's encoder emits 2K numbers: mean and log-variance).
+    """
+
+    def __init__(self, config: DenseConfig, n_out: int | None = None) -> None:
+        widths = [config.n_features, *config.hidden, n_out or config.latent_dim]
         acts = [config.activation] * len(config.hidden) + [config.code_activation]
-        super().__init__(*dense_stack(widths, acts))
+        super().__init__(*dense_stack(widths, acts, config.dropout))
 
 
 class DenseDecoder(nn.Sequential):
@@ -72,7 +76,7 @@ class DenseDecoder(nn.Sequential):
         widths = [config.latent_dim, *reversed(config.hidden), config.n_features]
         # The last layer is initialised for the output activation it feeds.
         acts = [config.activation] * len(config.hidden) + [config.output_activation]
-        layers = list(dense_stack(widths, acts))
+        layers = list(dense_stack(widths, acts, config.dropout))
         if config.output_activation != "linear":
             layers = layers[:-1]  # the output activation is applied by the autoencoder
         super().__init__(*layers)

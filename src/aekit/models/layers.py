@@ -42,15 +42,21 @@ def init_linear(layer: nn.Linear, activation: str) -> None:
         nn.init.zeros_(layer.bias)
 
 
-def dense_stack(widths: list[int], activations: list[str]) -> nn.Sequential:
-    """Linear layers ``widths[i] -> widths[i + 1]``, each followed by ``activations[i]``."""
+def dense_stack(widths: list[int], activations: list[str], dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers ``widths[i] -> widths[i + 1]``, each followed by ``activations[i]``.
+
+    ``dropout`` > 0 adds a dropout layer after every layer but the last (hidden units only: the
+    code and the output stay deterministic)."""
     if len(activations) != len(widths) - 1:
         raise ValueError("one activation per layer is needed")
     layers: list[nn.Module] = []
-    for n_in, n_out, act in zip(widths[:-1], widths[1:], activations, strict=True):
+    last = len(activations) - 1
+    for i, (n_in, n_out, act) in enumerate(zip(widths[:-1], widths[1:], activations, strict=True)):
         linear = nn.Linear(n_in, n_out)
         init_linear(linear, act)
         layers.append(linear)
         if act != "linear":
             layers.append(make_activation(act))
+        if dropout > 0 and i < last:
+            layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
