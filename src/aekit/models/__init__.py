@@ -1,5 +1,6 @@
 """Torch modules. This package knows nothing of numpy or scikit-learn."""
 
+from aekit.models.conv import ConvAutoencoder, ConvConfig, ConvDecoder, ConvEncoder
 from aekit.models.dense import (
     AutoencoderOutput,
     DenseAutoencoder,
@@ -14,6 +15,7 @@ from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
 # rebuilt through this table; `Autoencoder(architecture=...)` picks its module from it.
 MODULES: dict[str, tuple[type, type]] = {
     "dense": (DenseConfig, DenseAutoencoder),
+    "conv": (ConvConfig, ConvAutoencoder),
 }
 
 
@@ -29,6 +31,10 @@ __all__ = [
     "ACTIVATIONS",
     "MODULES",
     "AutoencoderOutput",
+    "ConvAutoencoder",
+    "ConvConfig",
+    "ConvDecoder",
+    "ConvEncoder",
     "DenseAutoencoder",
     "DenseConfig",
     "DenseDecoder",
