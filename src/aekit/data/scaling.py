@@ -38,11 +38,17 @@ def in_unit_interval(X: np.ndarray) -> bool:
     return bool(X.size) and float(X.min()) >= 0.0 and float(X.max()) <= 1.0
 
 
-def fit_scaling(X: np.ndarray, scaling: str | None) -> Scaling | None:
+def fit_scaling(
+    X: np.ndarray, scaling: str | None, groups: np.ndarray | None = None
+) -> Scaling | None:
     """Fit ``scaling`` on ``X`` of shape (n, D).
 
     ``"auto"`` leaves data that lies in [0, 1] as it is and z-scores anything else; ``None``
     never scales. Constant features get a scale of 1 so they pass through unchanged.
+
+    ``groups`` (D,) gives each feature a group id; features of one group share their offset and
+    scale, fitted on all their values together. Convolutional and recurrent networks scale per
+    channel this way (every position of a channel alike), which keeps a signal's shape intact.
     """
     if scaling is None or (scaling == "auto" and in_unit_interval(X)):
         return None
@@ -52,6 +58,14 @@ def fit_scaling(X: np.ndarray, scaling: str | None) -> Scaling | None:
             f"unknown scaling {scaling!r}; choose None, 'auto' or one of {sorted(SCALINGS)}"
         )
     X64 = X.astype(np.float64, copy=False)
-    offset, scale = SCALINGS[kind](X64)
+    if groups is None:
+        offset, scale = SCALINGS[kind](X64)
+    else:
+        groups = np.asarray(groups)
+        offset, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
+        for g in np.unique(groups):
+            columns = groups == g
+            o, s = SCALINGS[kind](X64[:, columns].reshape(-1, 1))
+            offset[columns], scale[columns] = o[0], s[0]
     scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(offset)), scale, 1.0)
     return Scaling(kind, offset, scale)

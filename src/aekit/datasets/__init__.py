@@ -8,6 +8,7 @@ import numpy as np
 
 from aekit.datasets.builtin import BUILTIN, Split, load_digits, load_mnist
 from aekit.datasets.files import READERS, read_array, read_csv, read_idx, read_npy, read_npz
+from aekit.datasets.windows import sliding_windows, window_scores_to_steps
 
 
 def load(source: str | Path, key: str | None = None) -> np.ndarray:
@@ -36,4 +37,6 @@ __all__ = [
     "read_idx",
     "read_npy",
     "read_npz",
+    "sliding_windows",
+    "window_scores_to_steps",
 ]

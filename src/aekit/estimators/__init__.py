@@ -2,8 +2,12 @@
 
 from aekit.estimators.autoencoder import Autoencoder
 from aekit.estimators.base import TorchEstimator
+from aekit.estimators.classifier import AutoencoderClassifier
 
 # Class name -> class; `aekit.load` rebuilds saved estimators through it.
-ESTIMATORS: dict[str, type[TorchEstimator]] = {"Autoencoder": Autoencoder}
+ESTIMATORS: dict[str, type[TorchEstimator]] = {
+    "Autoencoder": Autoencoder,
+    "AutoencoderClassifier": AutoencoderClassifier,
+}
 
-__all__ = ["ESTIMATORS", "Autoencoder", "TorchEstimator"]
+__all__ = ["ESTIMATORS", "Autoencoder", "AutoencoderClassifier", "TorchEstimator"]

@@ -1,8 +1,9 @@
-"""The autoencoder estimator."""
+"""The autoencoder estimator: every deterministic autoencoder of the zoo comes from its
+parameters (architecture, regularisers, noise), not from a class per variant."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,57 +13,125 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.data import check_samples, fit_scaling, in_unit_interval
+from aekit.estimators._architectures import (
+    ARCHITECTURES,
+    check_choice,
+    check_fraction,
+    check_positive_int,
+)
 from aekit.estimators.base import TorchEstimator
 from aekit.losses import LOSSES, LossOutput, resolve_loss
-from aekit.models import ACTIVATIONS, MODULES, halving_widths
+from aekit.losses.regularizers import SPARSITY, jacobian_frobenius, weight_penalty
+from aekit.models import MODULES
+from aekit.noise import check_noise, corrupt
 from aekit.training import TrainConfig, seeded, train
 
+# Weight of each sparsity penalty when `sparsity_weight=None`. The reconstruction losses are
+# means over features, so these weights are small beside the per-sum figures of the
+# literature (Ng's beta = 3 for a summed squared error).
+SPARSITY_WEIGHTS: dict[str, float] = {"l1": 1e-4, "kl": 0.1}
 
-def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of {list(choices)}")
+Objective = Callable[..., LossOutput]
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _check_weight(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
 
 
 class Autoencoder(TransformerMixin, TorchEstimator):
-    """Autoencoder x -> z = f(x) -> x_hat = g(z), trained to minimise the loss L(x, x_hat).
+    """Autoencoder x -> z = f(x) -> x_hat = g(z), trained to minimise L(x, x_hat) + penalties.
 
-    The encoder f and decoder g are stacks of layers y = x W^T + b with an activation, trained by
-    backpropagation with Adam (or SGD) on mini-batches. The default dense network halves its
-    width from the input down to the code and mirrors it in the decoder; ``hidden=()`` gives the
-    shallow input-code-output model and ``activation=None`` a linear autoencoder, which, trained
-    with squared error, spans the same subspace as PCA.
+    The encoder f and decoder g are stacks of layers y = x W^T + b (or convolutions, or
+    recurrent cells) with activations, trained by backpropagation with Adam (or SGD) on
+    mini-batches. The default dense network halves its width from the input down to the code
+    and mirrors it in the decoder; ``hidden=()`` gives the shallow input-code-output model and
+    ``activation=None`` a linear autoencoder, which, trained with squared error, spans the same
+    subspace as PCA.
+
+    Every variant of the lecture hall is a choice of parameters; the objective is
+
+        L(x, g(f(x_tilde))) + beta Omega(f(x_tilde)) + (lambda / 2) sum ||W||^2
+        + gamma ||J_f(x_tilde)||_F^2
+
+    where x_tilde is x itself, or a fresh corruption of it for every batch (``noise``: a
+    denoising autoencoder), Omega a sparsity penalty (``sparsity``), lambda ``weight_decay`` and
+    gamma ``contractive``; see :mod:`aekit.losses.regularizers` for the formulas.
 
     Parameters
     ----------
-    architecture : {"dense"}, default="dense"
+    architecture : {"dense", "conv", "recurrent"}, default="dense"
         Network family. ``"dense"`` flattens each sample (an image stack ``(n, h, w)`` becomes
-        ``(n, h * w)``) and returns outputs in the input's shape.
+        ``(n, h * w)``). ``"conv"`` takes 1-D signals ``(n, L)`` / ``(n, C, L)`` and images
+        ``(n, H, W)`` / ``(n, C, H, W)`` of any size (see ``spatial_dims``): stride-2
+        convolutions down, upsampling back to the exact input size, a dense bottleneck of
+        ``latent_dim``. ``"recurrent"`` takes sequences ``(n, T)`` or ``(n, T, F)``: a recurrent
+        encoder whose final state gives the code, and a recurrent decoder fed the code at every
+        step. Outputs always come back in the input's shape.
     latent_dim : int, default=32
         Size of the code z.
     hidden : sequence of int or None, default=None
-        Encoder widths between input and code; the decoder mirrors them. ``None`` applies the
-        halving rule of :func:`aekit.models.halving_widths` (no hidden layer for a linear
-        network, whose stacked layers would compose to one); ``()`` means no hidden layer.
+        Dense: encoder widths between input and code (``None``: the halving rule of
+        :func:`aekit.models.halving_widths`; none for a linear network, whose stacked layers
+        would compose to one; ``()``: no hidden layer). Conv: channels of the stride-2 blocks
+        (``None``: :func:`aekit.models.conv.default_channels`, 32 doubling per block while the
+        maps stay at least 4 wide). Recurrent: widths of the stacked recurrent layers
+        (``None``: one layer of 64).
     activation : {"relu", "leaky_relu", "tanh", "sigmoid", "linear"} or None, default="relu"
-        Hidden units. ``None`` or ``"linear"`` makes the whole network linear (code and output
-        too, unless they are given explicitly).
+        Hidden units (dense and conv; recurrent cells have their own). ``None`` or
+        ``"linear"`` makes the whole network linear (code and output too, unless they are
+        given explicitly).
     code_activation : str, default="auto"
-        Activation of the code. ``"auto"``: with no hidden layer the code is the hidden layer
-        and uses ``activation`` (the classic shallow autoencoder); a deep encoder ends in a
-        linear code, as in Hinton & Salakhutdinov (2006).
+        Activation of the code. ``"auto"``: sigmoid with ``sparsity="kl"``; otherwise, with no
+        hidden layer the code is the hidden layer and uses ``activation`` (the classic shallow
+        autoencoder), and a deeper encoder ends in a linear code, as in Hinton &
+        Salakhutdinov (2006).
     output_activation : {"auto", "sigmoid", "linear", "tanh", ...}, default="auto"
         ``"auto"``: sigmoid when the (scaled) training data lies in [0, 1], linear otherwise.
     loss : {"auto", "bce", "mse"}, default="auto"
         ``"auto"``: binary cross-entropy with a sigmoid output, squared error otherwise. Both
         are means over features, per sample.
+    sparsity : {None, "l1", "kl"}, default=None
+        Sparsity penalty on the code: ``"l1"`` sum_j |z_j| per sample; ``"kl"`` sum_j
+        KL(rho || rho_hat_j) over the batch-mean activation rho_hat_j of each code unit, which
+        needs code units in (0, 1) (a sigmoid code).
+    sparsity_target : float, default=0.05
+        rho, the target mean activation of each code unit (``sparsity="kl"``).
+    sparsity_weight : float or None, default=None
+        beta, the weight of the sparsity penalty; ``None`` takes ``SPARSITY_WEIGHTS``
+        (1e-4 for "l1", 0.1 for "kl").
+    weight_decay : float, default=0.0
+        lambda of the L2 penalty (lambda / 2) sum ||W||^2 on the weights (not the biases);
+        1e-4 to 1e-3 are usual.
+    dropout : float, default=0.0
+        Dropout probability after every hidden layer (not the code, not the output).
+    contractive : float, default=0.0
+        gamma, the weight of the contractive penalty ||J_f(x)||_F^2, computed exactly (one
+        vector-Jacobian product per code unit, so it costs about ``latent_dim`` backward
+        passes of the encoder).
+    noise : {None, "gaussian", "masking", "salt_pepper"}, default=None
+        Corruption of the input for a denoising autoencoder: a fresh draw for every batch of
+        every epoch (and for the validation loss), scored against the clean input.
+    noise_level : float or None, default=None
+        Standard deviation (gaussian) or probability per feature (masking, salt_pepper);
+        ``None`` takes :data:`aekit.noise.DEFAULT_LEVELS` (0.5, 0.25, 0.1). Data in [0, 1]
+        stays in [0, 1] (Gaussian noise is clipped; salt and pepper are 1 and 0).
+    cell : {"lstm", "gru", "elman", "jordan"}, default="lstm"
+        Recurrent cell (``architecture="recurrent"``).
+    bidirectional : bool, default=False
+        Recurrent encoder reading the sequence both ways (``architecture="recurrent"``).
+    spatial_dims : {None, 1, 2, 3}, default=None
+        How many trailing axes of a sample are spatial (``architecture="conv"``); ``None``
+        reads the rank: ``(L,)`` 1-D, ``(H, W)`` and ``(C, H, W)`` 2-D, ``(C, D, H, W)`` 3-D.
+        Give 1 for multi-channel signals ``(C, L)``.
+    upsample : {"transpose", "nearest"}, default="transpose"
+        Decoder blocks of ``architecture="conv"``: transposed convolutions, or nearest-neighbour
+        upsampling followed by a convolution.
     scaling : {"auto", "standard", "minmax"} or None, default="auto"
-        Per-feature scaling fitted on the training data and undone on outputs. ``"auto"``
-        leaves data in [0, 1] unchanged and z-scores anything else.
+        Scaling fitted on the training data and undone on outputs: per feature for dense
+        networks, per channel for conv and recurrent ones. ``"auto"`` leaves data in [0, 1]
+        unchanged and z-scores anything else.
     epochs : int, default=100
         Maximum passes over the training data.
     batch_size : int, default=256
@@ -82,18 +151,21 @@ class Autoencoder(TransformerMixin, TorchEstimator):
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, data order and the validation split; an int gives bit-identical
-        runs on the CPU.
+        Seeds initialisation, data order, noise and the validation split; an int gives
+        bit-identical runs on the CPU.
     verbose : bool, default=True
         Show a progress bar over epochs, only on a terminal or in a notebook.
 
     Attributes
     ----------
     module_ : torch.nn.Module
-        The trained network (:class:`aekit.models.DenseAutoencoder`).
+        The trained network (:class:`aekit.models.DenseAutoencoder`, ``ConvAutoencoder`` or
+        ``RecurrentAutoencoder``).
     history_ : list of dict
-        One dict per epoch: ``loss``, ``reconstruction``, ``val_loss``,
-        ``val_reconstruction`` (with validation) and ``time`` in seconds.
+        One dict per epoch: ``loss``, ``reconstruction`` and each penalty in use
+        (``sparsity``, ``weight_decay``, ``contractive``, weights included, so the terms add
+        up to ``loss``), the same with a ``val_`` prefix with validation, and ``time`` in
+        seconds.
     best_epoch_ : int
         Epoch whose weights the model holds.
     loss_ : str
@@ -119,6 +191,9 @@ class Autoencoder(TransformerMixin, TorchEstimator):
     (1797, 2)
     >>> ae.reconstruct(X).shape
     (1797, 8, 8)
+    >>> dae = Autoencoder(architecture="conv", noise="gaussian", epochs=2, random_state=0)
+    >>> dae.fit(X).denoise(X).shape
+    (1797, 8, 8)
     """
 
     def __init__(
@@ -131,6 +206,18 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         code_activation: str = "auto",
         output_activation: str = "auto",
         loss: str = "auto",
+        sparsity: str | None = None,
+        sparsity_target: float = 0.05,
+        sparsity_weight: float | None = None,
+        weight_decay: float = 0.0,
+        dropout: float = 0.0,
+        contractive: float = 0.0,
+        noise: str | None = None,
+        noise_level: float | None = None,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        spatial_dims: int | None = None,
+        upsample: str = "transpose",
         scaling: str | None = "auto",
         epochs: int = 100,
         batch_size: int = 256,
@@ -150,6 +237,18 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         self.code_activation = code_activation
         self.output_activation = output_activation
         self.loss = loss
+        self.sparsity = sparsity
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.contractive = contractive
+        self.noise = noise
+        self.noise_level = noise_level
+        self.cell = cell
+        self.bidirectional = bidirectional
+        self.spatial_dims = spatial_dims
+        self.upsample = upsample
         self.scaling = scaling
         self.epochs = epochs
         self.batch_size = batch_size
@@ -171,42 +270,78 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         return tags
 
     # ------------------------------------------------------------------ fitting
+    def _module_kind(self) -> str:
+        """Key of :data:`aekit.models.MODULES` for the fitted network."""
+        return self.architecture
+
     def _module_config(self, X: np.ndarray) -> Any:
         """Resolve the ``"auto"`` choices for training data ``X`` (scaled rows)."""
-        _check_choice("architecture", self.architecture, list(MODULES))
-        _check_positive_int("latent_dim", self.latent_dim)
-        activation = "linear" if self.activation is None else self.activation
-        _check_choice("activation", activation, list(ACTIVATIONS))
-        linear = activation == "linear"
-        if self.hidden is None:
-            # Stacked linear layers compose to a single one, so a linear network stays shallow.
-            hidden = () if linear else halving_widths(X.shape[1], self.latent_dim)
-        else:
-            hidden = tuple(self.hidden)
-            for width in hidden:
-                _check_positive_int("every width in hidden", width)
-        code = self.code_activation
-        if code == "auto":
-            code = activation if (not hidden or linear) else "linear"
-        _check_choice("code_activation", code, list(ACTIVATIONS))
-        output = self.output_activation
-        if output == "auto":
-            output = "sigmoid" if in_unit_interval(X) and not linear else "linear"
-        _check_choice("output_activation", output, list(ACTIVATIONS))
-        config_cls, _ = MODULES[self.architecture]
-        return config_cls(
-            n_features=int(X.shape[1]),
-            latent_dim=int(self.latent_dim),
-            hidden=tuple(int(w) for w in hidden),
-            activation=activation,
-            code_activation=code,
-            output_activation=output,
-        )
+        check_positive_int("latent_dim", self.latent_dim)
+        check_fraction("dropout", self.dropout)
+        architecture = ARCHITECTURES[self.architecture]
+        shape = architecture.shape(self, self.input_shape_)
+        config = architecture.config(self, X, shape, self.sparsity == "kl")
+        if self.sparsity == "kl" and config.code_activation != "sigmoid":
+            raise ValueError(
+                "sparsity='kl' compares mean code activations with a target in (0, 1), so the "
+                f"code units must lie in (0, 1); code_activation={config.code_activation!r} "
+                "does not. Use code_activation='sigmoid' (or 'auto'), or sparsity='l1'"
+            )
+        return config
 
-    def _objective(self, module: torch.nn.Module, x: torch.Tensor) -> LossOutput:
-        out = module(x)
-        reconstruction = LOSSES[self.loss_](out, x, reduction="mean")
-        return LossOutput(reconstruction, {"reconstruction": reconstruction.detach()})
+    def _penalties(self) -> dict[str, float]:
+        """The weights of the penalties in use, checked."""
+        weights: dict[str, float] = {}
+        if self.sparsity is not None:
+            check_choice("sparsity", self.sparsity, [None, *SPARSITY])
+            if self.sparsity == "kl" and not (
+                isinstance(self.sparsity_target, (int, float)) and 0 < self.sparsity_target < 1
+            ):
+                raise ValueError(f"sparsity_target must be in (0, 1), got {self.sparsity_target!r}")
+            weight = self.sparsity_weight
+            weights["sparsity"] = (
+                SPARSITY_WEIGHTS[self.sparsity]
+                if weight is None
+                else _check_weight("sparsity_weight", weight)
+            )
+        for name in ("weight_decay", "contractive"):
+            value = _check_weight(name, getattr(self, name))
+            if value > 0:
+                weights[name] = value
+        return weights
+
+    def _objective(self, X: np.ndarray) -> Objective:
+        """The training objective for scaled training data ``X``: reconstruction of the clean
+        input from a corrupted one (with ``noise``) plus the weighted penalties."""
+        weights = self._penalties()
+        level = check_noise(self.noise, self.noise_level)
+        # Data in [0, 1] stays there under corruption (pixels); other data is unbounded.
+        low, high = (0.0, 1.0) if in_unit_interval(X) else (None, None)
+        noise, loss = self.noise, LOSSES[self.loss_]
+        target = float(self.sparsity_target)
+        sparsity = SPARSITY[self.sparsity] if self.sparsity is not None else None
+
+        def objective(module: torch.nn.Module, x: torch.Tensor) -> LossOutput:
+            x_in = corrupt(x, noise, level, low, high) if noise is not None else x  # (B, D)
+            terms: dict[str, torch.Tensor] = {}
+            if "contractive" in weights:
+                keep_graph = torch.is_grad_enabled()
+                with torch.enable_grad():  # the Jacobian is needed for validation too
+                    x_in = x_in.detach().requires_grad_(True)
+                    out = module(x_in)
+                    jac = jacobian_frobenius(out.z, x_in, create_graph=keep_graph).mean()
+                terms["contractive"] = weights["contractive"] * jac
+            else:
+                out = module(x_in)
+            terms = {"reconstruction": loss(out, x, reduction="mean"), **terms}
+            if sparsity is not None:
+                terms["sparsity"] = weights["sparsity"] * sparsity(out.z, target).mean()
+            if "weight_decay" in weights:
+                terms["weight_decay"] = weights["weight_decay"] * weight_penalty(module)
+            total = torch.stack(list(terms.values())).sum()
+            return LossOutput(total, {k: v.detach() for k, v in terms.items()})
+
+        return objective
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -254,20 +389,24 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         for attr in ("module_", "scaling_"):
             self.__dict__.pop(attr, None)
         X, _ = self._validate(X, reset=True)
+        check_choice("architecture", self.architecture, list(ARCHITECTURES))
+        architecture = ARCHITECTURES[self.architecture]
+        groups = architecture.groups(architecture.shape(self, self.input_shape_))
         seed = self._draw_seed()
-        self.scaling_ = fit_scaling(X, self.scaling)
+        self.scaling_ = fit_scaling(X, self.scaling, groups)
         X = self._scale(X)
         config = self._module_config(X)
         self.loss_ = resolve_loss(self.loss, config.output_activation)
+        objective = self._objective(X)
         X_train, X_val = self._split(X, validation_data, seed)
         train_config = self._train_config()
         device = self._resolve_device()
-        _, module_cls = MODULES[self.architecture]
+        _, module_cls = MODULES[self._module_kind()]
         with seeded(seed, device):
             module = module_cls(config).to(device)
             result = train(
                 module,
-                self._objective,
+                objective,
                 [torch.from_numpy(X_train).to(device)],
                 train_config,
                 val_data=None if X_val is None else [torch.from_numpy(X_val).to(device)],
@@ -300,6 +439,14 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         X, shape = self._validate(X, reset=False)
         out = self._map_batches(lambda x: self.module_(x).x_hat, self._scale(X))
         return self._unscale(out).reshape(X.shape[0], *shape)
+
+    def denoise(self, X: Any) -> np.ndarray:
+        """Return g(f(x_tilde)) for noisy samples x_tilde, in the shape of ``X``.
+
+        The same computation as :meth:`reconstruct`, named for its use: a model trained with
+        ``noise`` maps corrupted inputs back towards clean ones.
+        """
+        return self.reconstruct(X)
 
     def reconstruction_error(self, X: Any) -> np.ndarray:
         """Per-sample value of the training loss, shape ``(n_samples,)``.

@@ -1,5 +1,6 @@
 """Torch modules. This package knows nothing of numpy or scikit-learn."""
 
+from aekit.models.classifier import StackedClassifier, StackedConfig
 from aekit.models.conv import ConvAutoencoder, ConvConfig, ConvDecoder, ConvEncoder
 from aekit.models.dense import (
     AutoencoderOutput,
@@ -10,12 +11,36 @@ from aekit.models.dense import (
     halving_widths,
 )
 from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
+from aekit.models.recurrent import (
+    CELLS,
+    ElmanRNN,
+    JordanRNN,
+    RecurrentAutoencoder,
+    RecurrentConfig,
+    RecurrentDecoder,
+    RecurrentEncoder,
+)
+from aekit.models.vae import (
+    LIKELIHOODS,
+    ConvVAE,
+    DenseVAE,
+    ELBOTerms,
+    VAEOutput,
+    VariationalAutoencoder,
+    elbo_terms,
+    kl_divergence,
+    log_likelihood,
+)
 
 # Module kind -> (config class, module class). Saved models name their module's kind and are
 # rebuilt through this table; `Autoencoder(architecture=...)` picks its module from it.
 MODULES: dict[str, tuple[type, type]] = {
     "dense": (DenseConfig, DenseAutoencoder),
     "conv": (ConvConfig, ConvAutoencoder),
+    "recurrent": (RecurrentConfig, RecurrentAutoencoder),
+    "vae-dense": (DenseConfig, DenseVAE),
+    "vae-conv": (ConvConfig, ConvVAE),
+    "stacked": (StackedConfig, StackedClassifier),
 }
 
 
@@ -29,18 +54,36 @@ def module_kind(module: object) -> str:
 
 __all__ = [
     "ACTIVATIONS",
+    "CELLS",
+    "LIKELIHOODS",
     "MODULES",
     "AutoencoderOutput",
     "ConvAutoencoder",
     "ConvConfig",
     "ConvDecoder",
     "ConvEncoder",
+    "ConvVAE",
     "DenseAutoencoder",
     "DenseConfig",
     "DenseDecoder",
     "DenseEncoder",
+    "DenseVAE",
+    "ELBOTerms",
+    "ElmanRNN",
+    "JordanRNN",
+    "RecurrentAutoencoder",
+    "RecurrentConfig",
+    "RecurrentDecoder",
+    "RecurrentEncoder",
+    "StackedClassifier",
+    "StackedConfig",
+    "VAEOutput",
+    "VariationalAutoencoder",
+    "elbo_terms",
     "halving_widths",
     "init_linear",
+    "kl_divergence",
+    "log_likelihood",
     "make_activation",
     "module_kind",
 ]
