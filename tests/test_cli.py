@@ -188,6 +188,93 @@ def test_train_config_file_with_a_flag_overriding_it(
     assert model.module_.config.latent_dim == 4
 
 
+@pytest.mark.parametrize(
+    ("flags", "kind", "expected"),
+    [
+        (
+            "--architecture conv --noise gaussian --noise-level 0.3 --upsample nearest",
+            aekit.Autoencoder,
+            {"architecture": "conv", "noise": "gaussian", "noise_level": 0.3},
+        ),
+        (
+            "--sparsity kl --sparsity-target 0.1 --sparsity-weight 0.01 --weight-decay 1e-4"
+            " --dropout 0.1 --contractive 0.5",
+            aekit.Autoencoder,
+            {"sparsity": "kl", "sparsity_target": 0.1, "sparsity_weight": 0.01, "dropout": 0.1},
+        ),
+        (
+            "--model vae --beta 2 --likelihood bernoulli --binarize dynamic",
+            aekit.VAE,
+            {"beta": 2.0, "likelihood": "bernoulli", "binarize": "dynamic"},
+        ),
+        (
+            "--model classifier --hidden 16 --pretrain-epochs 1",
+            aekit.AutoencoderClassifier,
+            {"hidden": (16,), "pretrain_epochs": 1},
+        ),
+    ],
+)
+def test_train_every_model_of_the_zoo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: str, kind: type, expected: dict
+) -> None:
+    path = tmp_path / "model"
+    rc, _, err = run_cli(train_argv("digits", path, f"--epochs 2 --seed 0 --quiet {flags}"), capsys)
+    assert rc == 0, err
+    model = aekit.load(path)
+    assert type(model) is kind
+    params = model.get_params()
+    assert {k: params[k] for k in expected} == expected
+
+
+def test_train_recurrent_windows_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "windows.npy"
+    series = np.sin(np.arange(400, dtype=np.float32) / 5)
+    np.save(data, aekit.datasets.sliding_windows(series, 20, stride=5))
+    path = tmp_path / "model"
+    flags = "--epochs 1 --quiet --architecture recurrent --cell gru --bidirectional true"
+    rc, _, err = run_cli(train_argv(data, path, flags), capsys)
+    assert rc == 0, err
+    model = aekit.load(path)
+    assert model.cell == "gru" and model.bidirectional is True
+    assert model.module_.config.input_shape == (20, 1)
+
+
+def test_train_classifier_with_a_labels_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data_file: Path, images: np.ndarray
+) -> None:
+    labels = tmp_path / "labels.npy"
+    np.save(labels, load_digits()[1][: len(images)])
+    path = tmp_path / "model"
+    flags = "--model classifier --hidden 8 --epochs 1 --pretrain-epochs 1 --quiet --labels"
+    rc, _, err = run_cli([*train_argv(data_file, path, flags), labels], capsys)
+    assert rc == 0, err
+    assert aekit.load(path).classes_.tolist() == sorted(set(load_digits()[1][: len(images)]))
+    np.save(labels, np.zeros(3))
+    rc, _, err = run_cli([*train_argv(data_file, tmp_path / "m2", flags), labels], capsys)
+    assert "3 labels for 40 samples" in assert_user_error(rc, err, "train")
+    rc, _, err = run_cli(train_argv(data_file, tmp_path / "m3", "--model classifier"), capsys)
+    assert "--labels" in assert_user_error(rc, err, "train")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ("--beta 2", "--beta is not an option of --model autoencoder"),
+        ("--model vae --sparsity l1", "--sparsity is not an option of --model vae"),
+        ("--labels y.npy", "--labels is an option of --model classifier"),
+    ],
+)
+def test_train_flag_of_another_model_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: str, message: str
+) -> None:
+    path = tmp_path / "model"
+    rc, _, err = run_cli(train_argv("digits", path, f"--epochs 1 {flags}"), capsys)
+    assert message in assert_user_error(rc, err, "train")
+    assert not path.exists()
+
+
 def test_train_config_with_an_unknown_parameter_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

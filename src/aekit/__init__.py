@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from aekit import datasets
-from aekit.estimators import Autoencoder, AutoencoderClassifier
+from aekit.estimators import VAE, Autoencoder, AutoencoderClassifier
 from aekit.io import load
 
-__all__ = ["Autoencoder", "AutoencoderClassifier", "__version__", "datasets", "load"]
+__all__ = ["VAE", "Autoencoder", "AutoencoderClassifier", "__version__", "datasets", "load"]

@@ -1,4 +1,10 @@
-"""`aekit train DATA --out MODEL_DIR [options]`: fit an autoencoder and save it."""
+"""`aekit train DATA --out MODEL_DIR [--model NAME] [options]`: fit a model and save it.
+
+``--model`` picks the estimator (autoencoder, vae, classifier); every flag maps to the
+estimator parameter of the same name, and a flag the chosen model does not take is an error.
+The classifier needs labels: ``--labels FILE`` (.npy or .csv, one label per sample), or the
+built-in labels when DATA is a built-in name.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aekit.cli._common import add_data_argument, read_data
-from aekit.estimators import Autoencoder
+from aekit.datasets import BUILTIN_LABELS, read_array
+from aekit.estimators import VAE, Autoencoder, AutoencoderClassifier
+from aekit.estimators.base import TorchEstimator
+
+# --model name -> estimator class.
+MODELS: dict[str, type[TorchEstimator]] = {
+    "autoencoder": Autoencoder,
+    "vae": VAE,
+    "classifier": AutoencoderClassifier,
+}
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -29,11 +46,27 @@ def _activation(text: str) -> str | None:
     return None if text.lower() == "none" else text
 
 
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 # (flag, estimator parameter, type, help). Flags default to argparse.SUPPRESS, so a flag that was
 # not given is absent from the namespace and --config keeps its value; None stays a real value
 # ("--activation none" is a linear net).
 OPTIONS: list[tuple[str, str, Any, str]] = [
-    ("--architecture", "architecture", str, "network family (dense)"),
+    ("--architecture", "architecture", str, "network family: dense, conv or recurrent"),
     ("--latent-dim", "latent_dim", int, "size of the code"),
     ("--hidden", "hidden", _widths, "encoder widths, e.g. 256,64 ('none' for no hidden layer)"),
     ("--activation", "activation", _activation, "relu, leaky_relu, tanh, sigmoid, linear or none"),
@@ -41,6 +74,22 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--output-activation", "output_activation", str, "auto, sigmoid, linear, tanh"),
     ("--loss", "loss", str, "auto, bce or mse"),
     ("--scaling", "scaling", _activation, "auto, standard, minmax or none"),
+    ("--sparsity", "sparsity", _activation, "none, l1 or kl (sparse autoencoder)"),
+    ("--sparsity-target", "sparsity_target", float, "target mean code activation (kl)"),
+    ("--sparsity-weight", "sparsity_weight", _optional_float, "weight of the sparsity penalty"),
+    ("--weight-decay", "weight_decay", float, "L2 weight penalty lambda"),
+    ("--dropout", "dropout", float, "dropout probability after hidden layers"),
+    ("--contractive", "contractive", float, "weight of the contractive penalty"),
+    ("--noise", "noise", _activation, "none, gaussian, masking or salt_pepper (denoising)"),
+    ("--noise-level", "noise_level", _optional_float, "noise std or corruption probability"),
+    ("--cell", "cell", str, "recurrent cell: lstm, gru, elman or jordan"),
+    ("--bidirectional", "bidirectional", _flag, "bidirectional recurrent encoder (true/false)"),
+    ("--spatial-dims", "spatial_dims", _optional_int, "spatial axes of a conv sample (1-3)"),
+    ("--upsample", "upsample", str, "conv decoder: transpose or nearest"),
+    ("--beta", "beta", float, "VAE: weight of the KL term"),
+    ("--likelihood", "likelihood", str, "VAE: auto, bernoulli or gaussian"),
+    ("--binarize", "binarize", _activation, "VAE: none or dynamic"),
+    ("--pretrain-epochs", "pretrain_epochs", int, "classifier: epochs per pretrained layer"),
     ("--epochs", "epochs", int, "maximum number of epochs"),
     ("--batch-size", "batch_size", int, "samples per step"),
     ("--lr", "lr", float, "learning rate"),
@@ -54,9 +103,16 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "train", help="train an autoencoder and save it", description=__doc__
+        "train",
+        help="train a model and save it",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_argument(parser)
+    parser.add_argument(
+        "--model", choices=list(MODELS), default="autoencoder", help="estimator (autoencoder)"
+    )
+    parser.add_argument("--labels", metavar="FILE", help="labels for --model classifier")
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="where to save the model")
     parser.add_argument("--config", metavar="FILE", help="JSON file of estimator parameters")
     for flag, dest, kind, text in OPTIONS:
@@ -74,6 +130,8 @@ def add_parser(subparsers: Any) -> None:
 
 def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     """Parameters from --config, overridden by the flags given on the command line."""
+    model = getattr(args, "model", "autoencoder")
+    accepted = set(MODELS[model]().get_params())
     params: dict[str, Any] = {}
     if args.config:
         try:
@@ -82,22 +140,47 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{args.config} is not valid JSON: {exc}") from None
         if not isinstance(params, dict):
             raise ValueError(f"{args.config} must hold a JSON object of estimator parameters")
-        unknown = set(params) - set(Autoencoder().get_params())
+        unknown = set(params) - accepted
         if unknown:
-            raise ValueError(f"{args.config} names unknown parameters: {sorted(unknown)}")
+            raise ValueError(
+                f"{args.config} names parameters that --model {model} does not take: "
+                f"{sorted(unknown)}"
+            )
     given = vars(args)
-    for dest in [option[1] for option in OPTIONS] + ["early_stopping"]:
+    flags = {dest: flag for flag, dest, _, _ in OPTIONS}
+    flags["early_stopping"] = "--no-early-stopping"
+    for dest, flag in flags.items():
         if dest in given:
+            if dest not in accepted:
+                raise ValueError(f"{flag} is not an option of --model {model}")
             params[dest] = given[dest]
     params["verbose"] = not args.quiet
     return params
 
 
+def _labels(args: argparse.Namespace, n: int) -> np.ndarray:
+    if args.labels:
+        y = read_array(args.labels)
+    elif args.data in BUILTIN_LABELS:
+        y = BUILTIN_LABELS[args.data]()
+    else:
+        raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
+    y = np.asarray(y).reshape(-1)
+    if len(y) != n:
+        raise ValueError(f"{args.labels or args.data} holds {len(y)} labels for {n} samples")
+    return y
+
+
 def run(args: argparse.Namespace) -> int:
     X = read_data(args)
-    ae = Autoencoder(**estimator_params(args))
+    if args.labels and args.model != "classifier":
+        raise ValueError("--labels is an option of --model classifier")
+    ae = MODELS[args.model](**estimator_params(args))
     start = time.perf_counter()
-    ae.fit(X)
+    if args.model == "classifier":
+        ae.fit(X, _labels(args, len(X)))
+    else:
+        ae.fit(X)
     elapsed = time.perf_counter() - start
     path = ae.save(args.out)
     last = ae.history_[ae.best_epoch_ - 1] if ae.best_epoch_ else ae.history_[-1]

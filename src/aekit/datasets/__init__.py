@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.datasets.builtin import BUILTIN, Split, load_digits, load_mnist
+from aekit.datasets.builtin import BUILTIN, BUILTIN_LABELS, Split, load_digits, load_mnist
 from aekit.datasets.files import READERS, read_array, read_csv, read_idx, read_npy, read_npz
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
 
@@ -27,6 +27,7 @@ def load(source: str | Path, key: str | None = None) -> np.ndarray:
 
 __all__ = [
     "BUILTIN",
+    "BUILTIN_LABELS",
     "READERS",
     "Split",
     "load",

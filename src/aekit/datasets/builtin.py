@@ -126,3 +126,9 @@ BUILTIN = {
     "digits": lambda: load_digits()[0],
     "mnist": lambda: load_mnist().X_train,
 }
+
+# Built-in name -> the labels of the samples BUILTIN gives.
+BUILTIN_LABELS = {
+    "digits": lambda: load_digits()[1],
+    "mnist": lambda: load_mnist().y_train,
+}

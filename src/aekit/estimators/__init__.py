@@ -3,11 +3,13 @@
 from aekit.estimators.autoencoder import Autoencoder
 from aekit.estimators.base import TorchEstimator
 from aekit.estimators.classifier import AutoencoderClassifier
+from aekit.estimators.vae import VAE
 
 # Class name -> class; `aekit.load` rebuilds saved estimators through it.
 ESTIMATORS: dict[str, type[TorchEstimator]] = {
     "Autoencoder": Autoencoder,
     "AutoencoderClassifier": AutoencoderClassifier,
+    "VAE": VAE,
 }
 
-__all__ = ["ESTIMATORS", "Autoencoder", "AutoencoderClassifier", "TorchEstimator"]
+__all__ = ["ESTIMATORS", "VAE", "Autoencoder", "AutoencoderClassifier", "TorchEstimator"]
