@@ -82,9 +82,10 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         maps stay at least 4 wide). Recurrent: widths of the stacked recurrent layers
         (``None``: one layer of 64).
     activation : {"relu", "leaky_relu", "tanh", "sigmoid", "linear"} or None, default="relu"
-        Hidden units (dense and conv; recurrent cells have their own). ``None`` or
-        ``"linear"`` makes the whole network linear (code and output too, unless they are
-        given explicitly).
+        Hidden units (dense and conv; recurrent cells keep their own tanh and sigmoid gates).
+        ``None`` or ``"linear"`` makes a dense or conv network linear (code and output too,
+        unless they are given explicitly); for a recurrent one it makes code and output
+        linear.
     code_activation : str, default="auto"
         Activation of the code. ``"auto"``: sigmoid with ``sparsity="kl"``; otherwise, with no
         hidden layer the code is the hidden layer and uses ``activation`` (the classic shallow
@@ -108,14 +109,18 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         lambda of the L2 penalty (lambda / 2) sum ||W||^2 on the weights (not the biases);
         1e-4 to 1e-3 are usual.
     dropout : float, default=0.0
-        Dropout probability after every hidden layer (not the code, not the output).
+        Dropout probability after every hidden layer (not the code, not the output): none
+        with ``hidden=()``, and for recurrent networks only between stacked recurrent layers
+        (none with a single layer).
     contractive : float, default=0.0
         gamma, the weight of the contractive penalty ||J_f(x)||_F^2, computed exactly (one
         vector-Jacobian product per code unit, so it costs about ``latent_dim`` backward
         passes of the encoder).
     noise : {None, "gaussian", "masking", "salt_pepper"}, default=None
         Corruption of the input for a denoising autoencoder: a fresh draw for every batch of
-        every epoch (and for the validation loss), scored against the clean input.
+        every epoch, scored against the clean input. The validation loss is the denoising loss
+        too, on a fresh corruption each epoch, so early stopping watches a slightly noisy
+        figure.
     noise_level : float or None, default=None
         Standard deviation (gaussian) or probability per feature (masking, salt_pepper);
         ``None`` takes :data:`aekit.noise.DEFAULT_LEVELS` (0.5, 0.25, 0.1). Data in [0, 1]
@@ -123,7 +128,8 @@ class Autoencoder(TransformerMixin, TorchEstimator):
     cell : {"lstm", "gru", "elman", "jordan"}, default="lstm"
         Recurrent cell (``architecture="recurrent"``).
     bidirectional : bool, default=False
-        Recurrent encoder reading the sequence both ways (``architecture="recurrent"``).
+        Recurrent layers reading the sequence both ways, in the encoder and the decoder
+        (``architecture="recurrent"``).
     spatial_dims : {None, 1, 2, 3}, default=None
         How many trailing axes of a sample are spatial (``architecture="conv"``); ``None``
         reads the rank: ``(L,)`` 1-D, ``(H, W)`` and ``(C, H, W)`` 2-D, ``(C, D, H, W)`` 3-D.
@@ -165,7 +171,8 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         The trained network (:class:`aekit.models.DenseAutoencoder`, ``ConvAutoencoder`` or
         ``RecurrentAutoencoder``).
     history_ : list of dict
-        One dict per epoch: ``loss``, ``reconstruction`` and each penalty in use
+        One dict per epoch: ``epoch`` (1-based), ``loss``, ``reconstruction`` and each penalty
+        in use
         (``sparsity``, ``weight_decay``, ``contractive``, weights included, so the terms add
         up to ``loss``), the same with a ``val_`` prefix with validation, and ``time`` in
         seconds.

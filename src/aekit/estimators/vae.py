@@ -44,7 +44,10 @@ class VAE(Autoencoder):
     (2017), which trades reconstruction for a more factorised code.
 
     ``transform`` returns the posterior mean mu(x), and ``reconstruct`` decodes it (no
-    sampling, so both are deterministic); ``sample`` draws new data from the prior.
+    sampling, so both are deterministic); ``reconstruction_error`` is the mean over features of
+    the binary cross-entropy (Bernoulli) or squared error (Gaussian) of that reconstruction,
+    as for :class:`Autoencoder`, while ``history_`` and :meth:`elbo` are in nats per sample.
+    ``sample`` draws new data from the prior.
 
     Parameters
     ----------
