@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import aekit
 from aekit import VAE
+from aekit.io import describe
 
 
 def fast(**params) -> VAE:
@@ -152,6 +153,7 @@ def test_save_and_load_round_trip(fitted, tmp_path):
     vae, X = fitted
     loaded = aekit.load(vae.save(tmp_path / "vae"))
     assert isinstance(loaded, VAE)
+    assert describe(tmp_path / "vae")["loss"] == "negative ELBO, bernoulli likelihood"
     assert loaded.likelihood_ == "bernoulli"
     assert np.array_equal(loaded.transform(X[:20]), vae.transform(X[:20]))
     assert np.array_equal(loaded.sample(4, random_state=0), vae.sample(4, random_state=0))

@@ -277,7 +277,13 @@ def describe(path: str | Path) -> dict[str, Any]:
         "params": config["params"],
         "n_parameters": n_parameters,
         "input_shape": state.get("input_shape_"),
-        "loss": state.get("loss_"),
+        # A VAE's loss is the negative ELBO under its likelihood, not loss_ (the per-feature
+        # error that reconstruction_error reports).
+        "loss": (
+            f"negative ELBO, {state['likelihood_']} likelihood"
+            if state.get("likelihood_")
+            else state.get("loss_")
+        ),
         "scaling": state.get("scaling_"),
         "epochs_trained": len(history),
         "best_epoch": best,
