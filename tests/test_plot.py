@@ -239,10 +239,11 @@ def clf(data) -> AutoencoderClassifier:
 
 
 def unit_range(tiles: np.ndarray) -> np.ndarray:
+    """Each tile from its 1st (black) to its 99th percentile (white), clipped."""
     tiles = tiles.astype(np.float64)
-    low = tiles.min(axis=(1, 2), keepdims=True)
-    high = tiles.max(axis=(1, 2), keepdims=True)
-    return (tiles - low) / (high - low)
+    low = np.percentile(tiles, 1, axis=(1, 2), keepdims=True)
+    high = np.percentile(tiles, 99, axis=(1, 2), keepdims=True)
+    return np.clip((tiles - low) / (high - low), 0, 1)
 
 
 def geometry(ax) -> tuple[int, int]:
@@ -300,7 +301,14 @@ def test_features_of_a_weight_array(shallow) -> None:
     flat = np.vstack([np.ones(48), np.arange(48.0)])
     fig = plot.features(flat, image_shape=(6, 8))
     np.testing.assert_array_equal(shown(fig.axes[0]), np.full((6, 8), 0.5))
-    np.testing.assert_allclose(shown(fig.axes[1]).ravel(), np.arange(48) / 47, atol=1e-6)
+    np.testing.assert_allclose(
+        shown(fig.axes[1]), unit_range(np.arange(48.0).reshape(1, 6, 8))[0], atol=1e-6
+    )
+    # One extreme weight (an untrained border pixel) does not wash out the others.
+    row = np.linspace(0.0, 1.0, 1000)
+    row[0] = -50.0
+    tile = shown(plot.features(row[None], image_shape=(25, 40)).axes[0]).ravel()
+    assert tile[0] == 0.0 and tile[500] == pytest.approx(0.5, abs=0.02)
     with pytest.raises(ValueError, match="image_shape"):
         plot.features(flat)  # 48 weights: not a square
     with pytest.raises(ValueError, match="image_shape"):

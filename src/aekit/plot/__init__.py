@@ -158,12 +158,23 @@ def _tile_grid(
     return fig
 
 
+# Percentile of each tile shown black (and 100 minus it white) by `features`.
+TILE_CLIP = 1.0
+
+
 def _unit_range(tiles: np.ndarray) -> np.ndarray:
-    """Scale every tile to [0, 1] on its own (min -> 0, max -> 1); a flat tile becomes 0.5."""
+    """Scale every tile to [0, 1] on its own, from its TILE_CLIP-th percentile (black) to its
+    (100 - TILE_CLIP)-th (white), clipping beyond; a flat tile becomes 0.5.
+
+    Percentiles rather than min and max: input pixels that are always 0 in training (MNIST's
+    border) get no gradient and keep their random initial weights, often larger than the
+    learned ones, and a few of them would otherwise wash the whole tile out.
+    """
     flat = tiles.reshape(len(tiles), -1).astype(np.float64)
-    low = flat.min(axis=1, keepdims=True)
-    span = flat.max(axis=1, keepdims=True) - low
+    low = np.percentile(flat, TILE_CLIP, axis=1, keepdims=True)
+    span = np.percentile(flat, 100 - TILE_CLIP, axis=1, keepdims=True) - low
     scaled = np.where(span > 0, (flat - low) / np.where(span > 0, span, 1.0), 0.5)
+    scaled = np.clip(scaled, 0.0, 1.0)
     return scaled.reshape(tiles.shape).astype(np.float32)
 
 
@@ -204,8 +215,8 @@ def features(
     most to inputs shaped like its weight row w_j: row j of the weight matrix W (shape
     ``(n_hidden, n_features)``), shown in the shape of one input, is the feature the unit
     detects (the "filters" of a sparse autoencoder on images). Every tile is scaled to its
-    own range (its smallest weight black, its largest white), since only the pattern of a
-    row matters, not its overall size.
+    own range (its 1st percentile black, its 99th white, so that a few untrained border
+    weights do not wash it out), since only the pattern of a row matters, not its size.
 
     Parameters
     ----------
