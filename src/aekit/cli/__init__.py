@@ -7,10 +7,38 @@ import sys
 from collections.abc import Sequence
 
 import aekit
-from aekit.cli import demo, encode, info, reconstruct, train
+from aekit.cli import (
+    compress,
+    decompress,
+    demo,
+    denoise,
+    detect,
+    encode,
+    export,
+    generate,
+    index,
+    info,
+    reconstruct,
+    search,
+    train,
+)
 
 # Verb modules, each with add_parser(subparsers) setting `run`.
-VERBS = {"demo": demo, "train": train, "encode": encode, "reconstruct": reconstruct, "info": info}
+VERBS = {
+    "demo": demo,
+    "train": train,
+    "encode": encode,
+    "reconstruct": reconstruct,
+    "info": info,
+    "index": index,
+    "search": search,
+    "export": export,
+    "compress": compress,
+    "decompress": decompress,
+    "generate": generate,
+    "denoise": denoise,
+    "detect": detect,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

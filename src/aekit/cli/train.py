@@ -1,6 +1,6 @@
 """`aekit train DATA --out MODEL_DIR [--model NAME] [options]`: fit a model and save it.
 
-``--model`` picks the estimator (autoencoder, vae, classifier); every flag maps to the
+``--model`` picks the estimator (autoencoder, vae, classifier, detector); every flag maps to the
 estimator parameter of the same name, and a flag the chosen model does not take is an error.
 The classifier needs labels: ``--labels FILE`` (.npy or .csv, one label per sample), or the
 built-in labels when DATA is a built-in name.
@@ -18,7 +18,7 @@ import numpy as np
 
 from aekit.cli._common import add_data_argument, read_data
 from aekit.datasets import BUILTIN_LABELS, read_array
-from aekit.estimators import VAE, Autoencoder, AutoencoderClassifier
+from aekit.estimators import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
 from aekit.estimators.base import TorchEstimator
 
 # --model name -> estimator class.
@@ -26,6 +26,7 @@ MODELS: dict[str, type[TorchEstimator]] = {
     "autoencoder": Autoencoder,
     "vae": VAE,
     "classifier": AutoencoderClassifier,
+    "detector": AnomalyDetector,
 }
 
 
@@ -90,8 +91,13 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--likelihood", "likelihood", str, "VAE: auto, bernoulli or gaussian"),
     ("--binarize", "binarize", _activation, "VAE: none or dynamic"),
     ("--pretrain-epochs", "pretrain_epochs", int, "classifier: epochs per pretrained layer"),
+    ("--contamination", "contamination", float, "detector: expected share of outliers"),
+    ("--n-estimators", "n_estimators", int, "detector: autoencoders in the ensemble"),
+    ("--window", "window", _optional_int, "detector: window length for a time series"),
+    ("--trim", "trim", _optional_float, "detector: share left out of the loss (contamination)"),
+    ("--covariance", "covariance", str, "detector: auto, full or diag"),
     ("--epochs", "epochs", int, "maximum number of epochs"),
-    ("--batch-size", "batch_size", int, "samples per step"),
+    ("--batch-size", "batch_size", _optional_int, "samples per step"),
     ("--lr", "lr", float, "learning rate"),
     ("--optimizer", "optimizer", str, "adam or sgd"),
     ("--validation-fraction", "validation_fraction", float, "share held out for validation"),

@@ -1,4 +1,4 @@
-"""Data loaders: the embedded digits, MNIST from local files, and array-file readers."""
+"""Data loaders: the embedded digits, MNIST from local files, array-file readers, time series."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from aekit.datasets.builtin import BUILTIN, BUILTIN_LABELS, Split, load_digits, load_mnist
 from aekit.datasets.files import READERS, read_array, read_csv, read_idx, read_npy, read_npz
+from aekit.datasets.series import Series, load_nab, nab_labels, read_series
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
 
 
@@ -29,15 +30,19 @@ __all__ = [
     "BUILTIN",
     "BUILTIN_LABELS",
     "READERS",
+    "Series",
     "Split",
     "load",
     "load_digits",
     "load_mnist",
+    "load_nab",
+    "nab_labels",
     "read_array",
     "read_csv",
     "read_idx",
     "read_npy",
     "read_npz",
+    "read_series",
     "sliding_windows",
     "window_scores_to_steps",
 ]

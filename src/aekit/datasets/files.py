@@ -91,7 +91,10 @@ def read_npz(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 def read_csv(path: str | Path) -> np.ndarray:
-    """Read a numeric CSV file (comma-separated; a header line is detected and skipped)."""
+    """Read a numeric CSV file (comma-separated; a header line is detected and skipped).
+
+    A first column of timestamps (a time series, as NAB's ``timestamp,value`` files) is left
+    out: the result holds the value columns, shape (T, F)."""
     path = Path(path)
     with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
         first = f.readline()
@@ -105,7 +108,13 @@ def read_csv(path: str | Path) -> np.ndarray:
             path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2, encoding="utf-8-sig"
         )
     except ValueError as exc:
-        raise ValueError(f"{path} is not a numeric CSV file: {exc}") from None
+        from aekit.datasets.series import read_series
+
+        try:  # a leading column of timestamps is a time series' index, not data
+            values = read_series(path).values
+        except ValueError:
+            raise ValueError(f"{path} is not a numeric CSV file: {exc}") from None
+        return values.reshape(len(values), -1)
     return X
 
 

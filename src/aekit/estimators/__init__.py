@@ -3,6 +3,7 @@
 from aekit.estimators.autoencoder import Autoencoder
 from aekit.estimators.base import TorchEstimator
 from aekit.estimators.classifier import AutoencoderClassifier
+from aekit.estimators.detector import AnomalyDetector
 from aekit.estimators.vae import VAE
 
 # Class name -> class; `aekit.load` rebuilds saved estimators through it.
@@ -10,6 +11,14 @@ ESTIMATORS: dict[str, type[TorchEstimator]] = {
     "Autoencoder": Autoencoder,
     "AutoencoderClassifier": AutoencoderClassifier,
     "VAE": VAE,
+    "AnomalyDetector": AnomalyDetector,
 }
 
-__all__ = ["ESTIMATORS", "VAE", "Autoencoder", "AutoencoderClassifier", "TorchEstimator"]
+__all__ = [
+    "ESTIMATORS",
+    "VAE",
+    "AnomalyDetector",
+    "Autoencoder",
+    "AutoencoderClassifier",
+    "TorchEstimator",
+]

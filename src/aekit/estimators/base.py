@@ -30,6 +30,8 @@ class TorchEstimator(BaseEstimator):
 
     # Fitted attributes written to config.json (JSON values) by `aekit.io.save`.
     _json_state: tuple[str, ...] = ("n_features_in_", "input_shape_", "history_", "best_epoch_")
+    # Fitted numpy arrays written beside the weights in model.safetensors.
+    _array_state: tuple[str, ...] = ()
 
     def _set_state(self, name: str, value: Any) -> None:
         """Restore the fitted attribute ``name`` from its JSON value (see ``_json_state``)."""

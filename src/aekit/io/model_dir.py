@@ -8,10 +8,12 @@ leaves any earlier model there intact.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,32 @@ def _is_model_dir(path: Path) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """A fresh temporary directory beside ``path`` that replaces ``path`` when the block ends.
+
+    If the block raises, the temporary directory is removed and ``path`` is left as it was;
+    an existing ``path`` is swapped out only once the new directory is complete.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save(estimator: Any, path: str | Path) -> Path:
     """Save a fitted aekit estimator to the directory ``path`` and return its path.
 
@@ -82,6 +110,8 @@ def save(estimator: Any, path: str | Path) -> Path:
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         state["feature_names_in_"] = [str(n) for n in names]
+    for name in estimator._array_state:
+        tensors[f"state.{name}"] = torch.from_numpy(np.ascontiguousarray(getattr(estimator, name)))
     scaling = getattr(estimator, "scaling_", None)
     if scaling is not None:
         state["scaling_"] = scaling.kind
@@ -101,25 +131,10 @@ def save(estimator: Any, path: str | Path) -> Path:
         },
     }
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    with atomic_directory(path) as tmp:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         _write_json(tmp / HISTORY, _jsonable(estimator.history_))
         _write_json(tmp / CONFIG, config)  # written last: its presence marks a complete model
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(old, path)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
@@ -228,6 +243,10 @@ def load(path: str | Path, device: str | None = None) -> Any:
     for name in estimator._json_state:
         if name in state:
             estimator._set_state(name, state[name])
+    for name in estimator._array_state:
+        if f"state.{name}" not in tensors:
+            raise ValueError(f"{weights} lacks the array {name} that {CONFIG}'s estimator needs")
+        setattr(estimator, name, tensors[f"state.{name}"].numpy())
     if "feature_names_in_" in state:
         estimator.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
     estimator.scaling_ = None
@@ -241,6 +260,16 @@ def load(path: str | Path, device: str | None = None) -> Any:
     estimator.device_ = resolve_device(device if device is not None else estimator.device)
     estimator.module_ = module.to(estimator.device_).eval()
     return estimator
+
+
+def _loss_name(state: dict[str, Any]) -> str | None:
+    # A VAE's loss is the negative ELBO under its likelihood, not loss_ (the per-feature
+    # error that reconstruction_error reports); a detector's is a trimmed squared error.
+    if state.get("likelihood_"):
+        return f"negative ELBO, {state['likelihood_']} likelihood"
+    if state.get("trim_") is not None:
+        return f"squared error, worst {state['trim_']:.3g} of each batch left out"
+    return state.get("loss_")
 
 
 def describe(path: str | Path) -> dict[str, Any]:
@@ -277,13 +306,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         "params": config["params"],
         "n_parameters": n_parameters,
         "input_shape": state.get("input_shape_"),
-        # A VAE's loss is the negative ELBO under its likelihood, not loss_ (the per-feature
-        # error that reconstruction_error reports).
-        "loss": (
-            f"negative ELBO, {state['likelihood_']} likelihood"
-            if state.get("likelihood_")
-            else state.get("loss_")
-        ),
+        "loss": _loss_name(state),
         "scaling": state.get("scaling_"),
         "epochs_trained": len(history),
         "best_epoch": best,

@@ -10,6 +10,7 @@ from aekit.models.dense import (
     DenseEncoder,
     halving_widths,
 )
+from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, EnsembleLinear, mahalanobis
 from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
 from aekit.models.recurrent import (
     CELLS,
@@ -41,6 +42,7 @@ MODULES: dict[str, tuple[type, type]] = {
     "vae-dense": (DenseConfig, DenseVAE),
     "vae-conv": (ConvConfig, ConvVAE),
     "stacked": (StackedConfig, StackedClassifier),
+    "ensemble": (EnsembleConfig, EnsembleAutoencoder),
 }
 
 
@@ -70,6 +72,9 @@ __all__ = [
     "DenseVAE",
     "ELBOTerms",
     "ElmanRNN",
+    "EnsembleAutoencoder",
+    "EnsembleConfig",
+    "EnsembleLinear",
     "JordanRNN",
     "RecurrentAutoencoder",
     "RecurrentConfig",
@@ -84,6 +89,7 @@ __all__ = [
     "init_linear",
     "kl_divergence",
     "log_likelihood",
+    "mahalanobis",
     "make_activation",
     "module_kind",
 ]

@@ -1,5 +1,48 @@
 """Jobs built from the estimators."""
 
+from aekit.tasks.compression import (
+    CompressionReport,
+    CompressionRow,
+    QuantizedCodes,
+    compress,
+    compression_report,
+    decompress,
+    dequantize,
+    load_codes,
+    quantize,
+    save_codes,
+)
 from aekit.tasks.demo import DemoResult, run_demo
+from aekit.tasks.denoising import (
+    DenoiseResult,
+    denoise_figure,
+    psnr,
+    run_denoise,
+    summed_squared_error,
+)
+from aekit.tasks.generation import Generation, generate, image_shape
+from aekit.tasks.retrieval import LatentIndex
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = [
+    "CompressionReport",
+    "CompressionRow",
+    "DemoResult",
+    "DenoiseResult",
+    "Generation",
+    "LatentIndex",
+    "QuantizedCodes",
+    "compress",
+    "compression_report",
+    "decompress",
+    "denoise_figure",
+    "dequantize",
+    "generate",
+    "image_shape",
+    "load_codes",
+    "psnr",
+    "quantize",
+    "run_demo",
+    "run_denoise",
+    "save_codes",
+    "summed_squared_error",
+]

@@ -1,0 +1,66 @@
+"""`aekit compress MODEL DATA --out CODES.npz`: store the codes of DATA compactly (float32,
+float16 or int8) and print what that costs, in bits and in error, beside PCA at the same size."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aekit.cli._common import add_data_argument, read_data
+from aekit.datasets import load as load_data
+from aekit.io import load
+from aekit.tasks.compression import CODE_BITS, compress, compression_report, save_codes
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "compress",
+        help="store the codes of data compactly and report the cost",
+        description=__doc__,
+    )
+    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
+    add_data_argument(parser)
+    parser.add_argument("--out", required=True, help="the codes file to write (.npz)")
+    parser.add_argument(
+        "--dtype",
+        choices=list(CODE_BITS),
+        default="int8",
+        help="storage type of the codes written: int8 (an affine quantiser per dimension), "
+        "float16 or float32 (default int8); the report compares all three",
+    )
+    parser.add_argument(
+        "--pca-fit",
+        metavar="DATA",
+        help="data to fit the PCA baseline on, such as the model's training data "
+        "(default: DATA itself, the best linear code for it)",
+    )
+    parser.add_argument("--pca-key", help="the array to read from a --pca-fit .npz file")
+    parser.add_argument("--no-pca", action="store_true", help="leave the PCA baseline out")
+    parser.add_argument("--device", help="where to run (default: the model's setting)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if Path(args.out).suffix.lower() != ".npz":  # before the work, not after it
+        raise ValueError(f"cannot write codes to {args.out}: use a .npz file name")
+    model = load(args.model, device=args.device)
+    X = read_data(args)
+    q = compress(model, X, args.dtype)
+    X_fit = None if args.pca_fit is None else load_data(args.pca_fit, key=args.pca_key)
+    fit = X if X_fit is None else X_fit
+    # PCA cannot have more components than min(samples, values per sample) of its data.
+    room = min(len(fit), int(np.prod(np.shape(fit)[1:])))
+    use_pca = not args.no_pca and q.codes.shape[1] <= room
+    report = compression_report(model, X, X_fit=X_fit, pca=use_pca)
+    print(report.to_text())
+    if not args.no_pca and not use_pca:
+        print(f"no PCA baseline: {q.codes.shape[1]} components exceed the {room} its data allow")
+    path = save_codes(args.out, q)
+    print(
+        f"wrote {args.dtype} codes of shape {q.codes.shape} to {path}: {q.codes.nbytes} bytes of "
+        f"codes and {q.side_bytes} of scale and offset"
+    )
+    return 0

@@ -1,0 +1,97 @@
+"""`aekit detect MODEL DATA --out SCORES.csv`: outlier scores and labels of DATA.
+
+MODEL is an anomaly detector saved by ``aekit train DATA --model detector``. The CSV has one
+row per sample (per time step for a detector trained with ``--window``): ``index``, the
+``timestamp`` when DATA is a CSV series with a time column, ``score`` (higher is more
+abnormal), ``probability`` (of being an outlier, PyOD's linear scaling) and ``label``
+(1 above the detector's threshold). ``.npy`` writes the scores alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aekit.cli._common import add_data_argument, read_data, write_array
+from aekit.datasets import read_series
+from aekit.estimators import AnomalyDetector
+from aekit.io import load
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "detect",
+        help="score data with an anomaly detector",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="a saved anomaly detector directory")
+    add_data_argument(parser)
+    parser.add_argument("--out", required=True, help="output file (.csv, or .npy for scores)")
+    parser.add_argument("--device", help="where to run (default: the model's setting)")
+    parser.set_defaults(run=run)
+
+
+def _timestamps(args: argparse.Namespace, n: int) -> np.ndarray | None:
+    """The time column of a CSV series, when DATA is one and it has one."""
+    if not str(args.data).lower().endswith(".csv"):
+        return None
+    try:
+        stamps = read_series(args.data).timestamps
+    except ValueError:
+        return None
+    return stamps if stamps.dtype.kind == "M" and len(stamps) == n else None
+
+
+def write_scores(
+    path: str | Path, scores: np.ndarray, proba: np.ndarray, labels: np.ndarray, stamps: Any
+) -> Path:
+    """Write one CSV row per sample, atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            time_column = ["timestamp"] if stamps is not None else []
+            writer.writerow(["index", *time_column, "score", "probability", "label"])
+            for i, (s, p, label) in enumerate(zip(scores, proba, labels, strict=True)):
+                stamp = [str(stamps[i]).replace("T", " ")] if stamps is not None else []
+                writer.writerow([i, *stamp, f"{s:.8g}", f"{p:.6f}", int(label)])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".csv", ".npy"):
+        raise ValueError(f"cannot write {args.out}: use a .csv or .npy file name")
+    detector = load(args.model, device=args.device)
+    if not isinstance(detector, AnomalyDetector):
+        raise ValueError(
+            f"{args.model} holds a {type(detector).__name__}, not an anomaly detector; train "
+            "one with: aekit train DATA --model detector --out MODEL"
+        )
+    X = read_data(args)
+    scores = detector.decision_function(X)
+    labels = (scores > detector.threshold_).astype(np.int64)
+    if suffix == ".npy":
+        path = write_array(args.out, scores)
+    else:
+        proba = detector.predict_proba(X)[:, 1]
+        path = write_scores(args.out, scores, proba, labels, _timestamps(args, len(scores)))
+    what = "time steps" if detector.window is not None else "samples"
+    print(
+        f"scored {len(scores)} {what}: {int(labels.sum())} above the threshold "
+        f"{detector.threshold_:.5g} ({labels.mean():.1%}); wrote {path}"
+    )
+    return 0

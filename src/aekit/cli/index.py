@@ -1,0 +1,45 @@
+"""`aekit index MODEL DATA --out INDEX`: encode DATA and save a similar-item search index."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aekit.cli._common import add_data_argument, read_data
+from aekit.io import load
+from aekit.tasks.retrieval import BACKENDS, METRICS, LatentIndex
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "index", help="build a nearest-neighbour index over the codes of data", description=__doc__
+    )
+    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
+    add_data_argument(parser)
+    parser.add_argument("--out", required=True, help="the index directory to write")
+    parser.add_argument(
+        "--metric",
+        choices=METRICS,
+        default="l2",
+        help="l2: Euclidean distance between codes; cosine: 1 - cosine similarity (default l2)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="faiss (pip install 'aekit[index]'), exact (no extra), or auto (faiss when "
+        "installed); both are exact and give the same results",
+    )
+    parser.add_argument("--device", help="where to run the model (default: the model's setting)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load(args.model, device=args.device)
+    index = LatentIndex(model, metric=args.metric, backend=args.backend).add(read_data(args))
+    path = index.save(args.out)
+    print(
+        f"indexed {len(index)} items as {index.codes_.shape[1]}-d codes "
+        f"(metric {index.metric_}, backend {index.backend_}) in {path}"
+    )
+    return 0

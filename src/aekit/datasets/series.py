@@ -1,0 +1,118 @@
+"""Time series in CSV files (a time column, then values) and NAB's labelled anomaly windows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Series(NamedTuple):
+    timestamps: np.ndarray  # (T,) datetime64, or the row numbers when the file has no time column
+    values: np.ndarray  # (T,) one channel, or (T, F)
+    labels: np.ndarray | None  # (T,) 1 inside a labelled anomaly window, 0 outside; None unknown
+
+
+def _parse_times(column: list[str]) -> np.ndarray | None:
+    """``column`` as datetime64 ("2014-07-01 00:00:00", ISO 8601), or None if it is not one."""
+    try:
+        return np.array([np.datetime64(v.strip().replace(" ", "T")) for v in column])
+    except ValueError:
+        return None
+
+
+def read_series(path: str | Path) -> Series:
+    """Read a time series from a CSV file: an optional header, an optional first column of
+    timestamps, then one numeric column per channel (NAB's ``timestamp,value`` layout).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = path.write_text("timestamp,value\\n2014-07-01 00:00:00,3\\n2014-07-01 00:30:00,4\\n")
+    >>> s = read_series(path)
+    >>> s.values.tolist(), str(s.timestamps[1])
+    ([3.0, 4.0], '2014-07-01T00:30:00')
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    lines = [
+        line.strip().split(",")
+        for line in path.read_text(encoding="utf-8-sig").splitlines()
+        if line.strip()
+    ]
+    if not lines:
+        raise ValueError(f"{path} is empty")
+
+    def numeric(cells: list[str]) -> bool:
+        try:
+            [float(c) for c in cells]
+        except ValueError:
+            return False
+        return True
+
+    # The last line is surely data: it says whether a time column leads.
+    has_time = not numeric(lines[-1][:1]) and _parse_times(lines[-1][:1]) is not None
+    data_line = (
+        (lambda r: numeric(r[1:]) and _parse_times(r[:1]) is not None) if has_time else numeric
+    )
+    rows = lines[0 if data_line(lines[0]) else 1 :]  # a first line that is not data: a header
+    if not rows:
+        raise ValueError(f"{path} holds a header and no values")
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError(f"{path}: every row must have the same number of columns")
+    try:
+        values = np.array([[float(c) for c in r[int(has_time) :]] for r in rows])
+        times = _parse_times([r[0] for r in rows]) if has_time else None
+    except ValueError as exc:
+        raise ValueError(f"{path} is not a time series of numbers: {exc}") from None
+    if values.shape[1] == 0:
+        raise ValueError(f"{path} has no value columns")
+    if has_time and times is None:
+        raise ValueError(f"{path}: the first column mixes timestamps and other values")
+    timestamps = times if times is not None else np.arange(len(rows))
+    return Series(timestamps, values[:, 0] if values.shape[1] == 1 else values, None)
+
+
+def nab_labels(timestamps: np.ndarray, windows: list[list[str]]) -> np.ndarray:
+    """1 for every step inside one of NAB's anomaly ``windows`` ([start, end] pairs of
+    timestamps, both ends included), 0 elsewhere."""
+    labels = np.zeros(len(timestamps), dtype=np.int64)
+    for start, end in windows:
+        begin = np.datetime64(start.replace(" ", "T"))
+        finish = np.datetime64(end.replace(" ", "T"))
+        labels[(timestamps >= begin) & (timestamps <= finish)] = 1
+    return labels
+
+
+def load_nab(path: str | Path, windows: str | Path | None = None) -> Series:
+    """A series of the Numenta Anomaly Benchmark with its labels.
+
+    Parameters
+    ----------
+    path : str or Path
+        One of NAB's data files (``timestamp,value``).
+    windows : str or Path, optional
+        NAB's ``combined_windows.json`` (keys ``<folder>/<file>.csv``); ``None`` looks for it
+        beside ``path``. Without one the labels are None.
+
+    Returns
+    -------
+    Series
+        ``timestamps`` (T,) datetime64, ``values`` (T,), ``labels`` (T,) 1 inside an anomaly
+        window (or None without a windows file).
+    """
+    path = Path(path)
+    series = read_series(path)
+    if windows is None:
+        windows = path.parent / "combined_windows.json"
+        if not windows.is_file():
+            return series
+    table = json.loads(Path(windows).read_text(encoding="utf-8"))
+    matches = [k for k in table if k.split("/")[-1] == path.name]
+    if not matches:
+        raise ValueError(f"{windows} has no anomaly windows for {path.name}")
+    return series._replace(labels=nab_labels(series.timestamps, table[matches[0]]))

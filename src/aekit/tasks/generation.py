@@ -1,0 +1,149 @@
+"""New data from a fitted VAE: samples from the prior and a latent interpolation strip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+
+def _index(name: str, value: Any, n: int, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer index, got {value!r}")
+    if not -n <= value < n:
+        raise ValueError(f"{name}={value} is out of range for {n} {source}")
+    return int(value)
+
+
+def image_shape(model: Any) -> tuple[int, int] | None:
+    """The ``(h, w)`` of the model's samples when they are one-channel images, else ``None``.
+
+    Samples fitted as ``(h, w)`` or ``(1, h, w)`` are images; rows of a table (``(d,)``), even
+    with a square ``d``, and multi-channel samples are not.
+
+    Examples
+    --------
+    >>> from aekit import VAE
+    >>> from aekit.datasets import load_digits
+    >>> from aekit.tasks import image_shape
+    >>> X = load_digits()[0][:100]
+    >>> image_shape(VAE(hidden=(8,), epochs=1, verbose=False).fit(X))
+    (8, 8)
+    >>> print(image_shape(VAE(hidden=(8,), epochs=1, verbose=False).fit(X.reshape(100, 64))))
+    None
+    """
+    shape = tuple(getattr(model, "input_shape_", ()) or ())
+    if len(shape) == 3 and shape[0] == 1:
+        shape = shape[1:]
+    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
+
+
+class Generation(NamedTuple):
+    samples: np.ndarray  # (n, *sample_shape): decoded draws z ~ N(0, I)
+    interpolation: np.ndarray  # (steps, *sample_shape): from the first end point to the second
+    image_shape: tuple[int, int] | None  # (h, w) of image samples; None for tables
+    figures: dict[str, Any]  # "samples", "interpolation" -> matplotlib Figure (images only)
+    files: dict[str, Path]  # what was written under `out`, by name
+
+
+def generate(
+    model: Any,
+    n: int = 16,
+    *,
+    steps: int = 10,
+    data: Any = None,
+    start: int = 0,
+    end: int = 1,
+    random_state: int | np.random.RandomState | None = None,
+    ncols: int = 8,
+    out: str | Path | None = None,
+    figures: bool = True,
+) -> Generation:
+    """Draw ``n`` samples from a fitted VAE and interpolate between two points in its latent
+    space; optionally draw the figures and write everything to a folder.
+
+    The samples are ``model.sample(n, random_state)``: z ~ N(0, I) decoded to the mean of
+    p(x|z) (pixel probabilities for a Bernoulli likelihood). The interpolation is
+    ``model.interpolate(a, b, steps)``: the decoded straight line between the posterior means
+    of ``a`` and ``b``, which are ``data[start]`` and ``data[end]`` when ``data`` is given and
+    otherwise the generated ``samples[start]`` and ``samples[end]`` (whose codes are re-inferred
+    by the encoder, so the strip's ends are close to, not equal to, those samples).
+
+    Parameters
+    ----------
+    model : fitted VAE
+        Anything with ``sample`` and ``interpolate``.
+    n : int, default=16
+        Samples to draw.
+    steps : int, default=10
+        Points of the interpolation, both ends included (at least 2).
+    data : array-like, optional
+        Samples to take the interpolation's end points from.
+    start, end : int, default=0, 1
+        Indices of the end points in ``data``, or in the samples without ``data``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws; an int repeats them.
+    ncols : int, default=8
+        Images per row of the samples' grid.
+    out : str or Path, optional
+        Folder to write ``samples.npy`` and ``interpolation.npy`` to, and for image models
+        ``samples.png`` and ``interpolation.png``.
+    figures : bool, default=True
+        Draw the figures (image models only; needs matplotlib).
+
+    Returns
+    -------
+    Generation
+        The arrays, the image shape (``None`` for a table), the figures and the files written.
+
+    Examples
+    --------
+    >>> from aekit import VAE
+    >>> from aekit.datasets import load_digits
+    >>> from aekit.tasks import generate
+    >>> X, _ = load_digits()
+    >>> vae = VAE(latent_dim=2, epochs=2, random_state=0, verbose=False).fit(X)
+    >>> result = generate(vae, 12, steps=6, data=X, start=0, end=5, random_state=0)
+    >>> result.samples.shape, result.interpolation.shape, sorted(result.figures)
+    ((12, 8, 8), (6, 8, 8), ['interpolation', 'samples'])
+    """
+    if not all(callable(getattr(model, name, None)) for name in ("sample", "interpolate")):
+        raise ValueError(
+            f"generating needs a VAE (a model with sample and interpolate); got "
+            f"{type(model).__name__}"
+        )
+    check_is_fitted(model, "module_")
+    folder = None if out is None else Path(out)
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} exists and is not a folder")
+    samples = model.sample(n, random_state=random_state)
+    if data is None:
+        pool, source = samples, "samples"
+    else:
+        pool, source = np.asarray(data), "samples of data"
+        if pool.ndim == 0 or len(pool) == 0:
+            raise ValueError("data must hold at least one sample")
+    a = pool[_index("start", start, len(pool), source)]
+    b = pool[_index("end", end, len(pool), source)]
+    interpolation = model.interpolate(a, b, steps=steps)
+
+    shape = image_shape(model)
+    drawn: dict[str, Any] = {}
+    if figures and shape is not None:
+        from aekit import plot
+
+        drawn["samples"] = plot.image_grid(samples, ncols=ncols, image_shape=shape)
+        drawn["interpolation"] = plot.interpolation(interpolation, image_shape=shape)
+
+    files: dict[str, Path] = {}
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in (("samples", samples), ("interpolation", interpolation)):
+            files[f"{name}.npy"] = folder / f"{name}.npy"
+            np.save(files[f"{name}.npy"], array)
+        for name, fig in drawn.items():
+            files[f"{name}.png"] = folder / f"{name}.png"
+            fig.savefig(files[f"{name}.png"], dpi=100)
+    return Generation(samples, interpolation, shape, drawn, files)
