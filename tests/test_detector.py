@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import aekit
 from aekit import AnomalyDetector
 from aekit.datasets import load_digits, load_mnist, load_nab
+from aekit.estimators import detector as detector_module
 from aekit.estimators.detector import _trimmed_objective
 from aekit.models import EnsembleAutoencoder, EnsembleConfig, EnsembleLinear, mahalanobis
 from conftest import shared_file
@@ -142,6 +143,24 @@ def test_series_gives_one_score_per_step() -> None:
     multichannel = np.column_stack([series, np.cos(np.arange(600) / 8.0)])
     det2 = AnomalyDetector(window=30, **FAST).fit(multichannel)
     assert det2.decision_scores_.shape == (600,) and det2.input_shape_ == (30, 2)
+
+
+def test_series_trains_on_strided_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows: list[int] = []
+    real_train = detector_module.train
+
+    def spy(module, objective, data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rows.append(len(data[0]))
+        return real_train(module, objective, data, *args, **kwargs)
+
+    monkeypatch.setattr(detector_module, "train", spy)
+    series = sine_series(1000, 0)
+    det = AnomalyDetector(window=96, **FAST).fit(series)  # stride 96 // 32 = 3
+    AnomalyDetector(window=96, stride=1, **FAST).fit(series)
+    assert rows == [len(range(0, 905, 3)), 905]  # 905 windows of 96 steps in 1000
+    assert det.decision_scores_.shape == (1000,)  # every window is scored
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        AnomalyDetector(window=96, stride=0, **FAST).fit(series)
 
 
 def test_threshold_holds_on_new_data_from_the_same_process() -> None:
