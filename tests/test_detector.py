@@ -79,6 +79,30 @@ def test_predict_scores_and_probabilities_agree(fitted: AnomalyDetector, table) 
     assert np.array_equal(fitted.fit_predict(X), fitted.labels_)
 
 
+def test_transform_gives_the_first_members_codes(fitted: AnomalyDetector, table) -> None:
+    X, _ = table
+    Z = fitted.transform(X)
+    K = fitted.module_.config.latent_dim
+    assert Z.shape == (300, K) and Z.dtype == np.float32
+    with torch.no_grad():
+        x = torch.from_numpy(fitted.scaling_.transform(X).astype(np.float32))
+        expected = fitted.module_.encode(x)[1].numpy()  # the second member differs
+    assert not np.allclose(Z, expected)
+    np.testing.assert_allclose(fitted.transform(X[:7]), Z[:7], rtol=1e-5, atol=1e-6)
+    # The outliers, shifted far away, have codes away from the inliers' codes.
+    centre = Z[15:].mean(0)
+    assert np.linalg.norm(Z[:15] - centre, axis=1).mean() > 2 * np.linalg.norm(
+        Z[15:] - centre, axis=1
+    ).mean()
+    with pytest.raises(NotFittedError):
+        AnomalyDetector().transform(X)
+
+
+def test_transform_of_a_series_gives_one_code_per_window() -> None:
+    det = AnomalyDetector(window=20, **FAST).fit(sine_series(400, 0))
+    assert det.transform(sine_series(300, 1)).shape == (281, det.module_.config.latent_dim)
+
+
 def test_check_estimator() -> None:
     check_estimator(AnomalyDetector(**FAST))
 

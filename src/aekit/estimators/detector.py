@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.linalg import cho_factor, cho_solve
+from sklearn.base import TransformerMixin
 from sklearn.covariance import ledoit_wolf
 from sklearn.utils.validation import check_is_fitted
 
@@ -101,7 +102,7 @@ def _trimmed_objective(trim: float) -> Any:
     return objective
 
 
-class AnomalyDetector(TorchEstimator):
+class AnomalyDetector(TransformerMixin, TorchEstimator):
     """Outlier detector: an ensemble of small autoencoders and a Gaussian model of their outputs.
 
     Training (on data assumed mostly normal, as in PyOD):
@@ -267,12 +268,18 @@ class AnomalyDetector(TorchEstimator):
     _array_state = ("gaussian_mean_", "gaussian_precision_", "decision_scores_", "labels_")
 
     # ------------------------------------------------------------------ helpers
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        # The codes of transform are float32 (the network's precision), whatever comes in.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
     def _rows(self, X: Any, *, reset: bool) -> tuple[np.ndarray, int | None]:
         """Rows to score ``(n, n_features_in_)``, and the series length T for a windowed series."""
         if not reset:
             check_is_fitted(self, "module_")
         if self.window is None:
-            if np.ndim(X) == 1 and not hasattr(X, "columns"):
+            if not hasattr(X, "columns") and np.asarray(X).ndim == 1:
                 raise ValueError(
                     "X is 1-D; for a time series give window=W (one score per time step). "
                     "Reshape your data with X.reshape(-1, 1) for a table of one feature"
@@ -525,3 +532,21 @@ class AnomalyDetector(TorchEstimator):
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus the outlier score, the scikit-learn way: higher is more normal."""
         return -self.decision_function(X)
+
+    @torch.no_grad()
+    def transform(self, X: Any) -> np.ndarray:
+        """Codes of the first ensemble member, shape ``(n_samples, latent_dim)``.
+
+        One code per sample, or per window of ``window`` steps (stride 1, ``T - window + 1``
+        of them) for a series: the latent map of :func:`aekit.plot.latent_map` and the
+        report, or similar-item search with :class:`aekit.LatentIndex`. The members differ
+        only by their random initialisation, so the first one stands for all.
+        """
+        rows, _ = self._rows(X, reset=False)
+        self.module_.eval()
+        scaled = self.scaling_.transform(rows) if self.scaling_ is not None else rows
+        parts = []
+        for start in range(0, scaled.shape[0], INFERENCE_BATCH):
+            x = torch.from_numpy(scaled[start : start + INFERENCE_BATCH]).to(self.device_)
+            parts.append(self.module_.encode(x)[0].float().cpu().numpy())  # (B, K)
+        return np.concatenate(parts)
