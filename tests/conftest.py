@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 
+from aekit.cli import demo as demo_verb
+from aekit.cli import main
 from aekit.datasets import load_digits, load_mnist
+from aekit.tasks import run_demo
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -31,3 +37,27 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="session")
 def mnist():
     return load_mnist(shared_file("mnist.npz"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """One `aekit demo --out DIR --quiet`, keeping what `aekit.tasks.run_demo` returned.
+
+    The demo trains for a while, so the CLI run, the library's result and the browser test
+    of its report share one run: the verb's `run_demo` is wrapped (not replaced) to record
+    its return value.
+    """
+    out_dir = tmp_path_factory.mktemp("demo") / "out"
+    results = []
+
+    def recording_run_demo(*args, **kwargs):
+        result = run_demo(*args, **kwargs)
+        results.append(result)
+        return result
+
+    stdout = io.StringIO()
+    with mock.patch.object(demo_verb, "run_demo", recording_run_demo):
+        with contextlib.redirect_stdout(stdout):
+            rc = main(["demo", "--out", str(out_dir), "--quiet"])
+    assert len(results) == 1
+    return rc, stdout.getvalue(), out_dir, results[0]

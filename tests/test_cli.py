@@ -9,17 +9,15 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import matplotlib.image
 import numpy as np
 import pytest
 
 import aekit
-from aekit.cli import demo as demo_verb
 from aekit.cli import main
 from aekit.datasets import load_digits
-from aekit.tasks import DemoResult, run_demo
+from aekit.tasks import DemoResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -562,29 +560,6 @@ def test_python_dash_m_runs_the_command() -> None:
 
 
 # ------------------------------------------------------------------------------------ demo
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    """One `aekit demo --out DIR --quiet`, keeping what `aekit.tasks.run_demo` returned.
-
-    The demo trains for a while, so the CLI run and the library's result share one run: the
-    verb's `run_demo` is wrapped (not replaced) to record its return value.
-    """
-    out_dir = tmp_path_factory.mktemp("demo") / "out"
-    results = []
-
-    def recording_run_demo(*args, **kwargs):
-        result = run_demo(*args, **kwargs)
-        results.append(result)
-        return result
-
-    stdout = io.StringIO()
-    with mock.patch.object(demo_verb, "run_demo", recording_run_demo):
-        with contextlib.redirect_stdout(stdout):
-            rc = main(["demo", "--out", str(out_dir), "--quiet"])
-    assert len(results) == 1
-    return rc, stdout.getvalue(), out_dir, results[0]
-
-
 def test_demo_command(demo_run) -> None:
     rc, out, out_dir, _ = demo_run
     assert rc == 0
@@ -616,8 +591,13 @@ def test_run_demo_beats_pca(demo_run) -> None:
         "model": out_dir / "model",
         "reconstructions": out_dir / "reconstructions.png",
         "latent map": out_dir / "latent_map.png",
+        "report": out_dir / "report.html",
     }
     assert all(path.exists() for path in result.files.values())
+    # The demo's report: one self-contained file, well under 5 MB (the browser test opens it).
+    page = result.files["report"].read_text(encoding="utf-8")
+    assert result.files["report"].stat().st_size < 5_000_000
+    assert 'id="map-data"' in page and "held-out test images" in page
     # The command reports the library's numbers.
     assert f"autoencoder {result.ae_error:.3f}, PCA(2) {result.pca_error:.3f}" in out
     assert f"({result.epochs} epochs)" in out

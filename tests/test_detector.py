@@ -91,9 +91,10 @@ def test_transform_gives_the_first_members_codes(fitted: AnomalyDetector, table)
     np.testing.assert_allclose(fitted.transform(X[:7]), Z[:7], rtol=1e-5, atol=1e-6)
     # The outliers, shifted far away, have codes away from the inliers' codes.
     centre = Z[15:].mean(0)
-    assert np.linalg.norm(Z[:15] - centre, axis=1).mean() > 2 * np.linalg.norm(
-        Z[15:] - centre, axis=1
-    ).mean()
+    assert (
+        np.linalg.norm(Z[:15] - centre, axis=1).mean()
+        > 2 * np.linalg.norm(Z[15:] - centre, axis=1).mean()
+    )
     with pytest.raises(NotFittedError):
         AnomalyDetector().transform(X)
 

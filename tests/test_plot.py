@@ -8,11 +8,17 @@ import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib import rcParams
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
+from sklearn.manifold import trustworthiness
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
-from aekit import VAE, Autoencoder, AutoencoderClassifier, plot
+from aekit import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier, LatentIndex, plot
 from aekit.datasets import load_digits, sliding_windows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -508,3 +514,484 @@ def test_training_curves_errors() -> None:
         plot.training_curves([{"epoch": 1, "stage": "finetune", "time": 0.1}])
     with pytest.raises(NotFittedError):
         plot.training_curves(Autoencoder())
+
+
+# -------------------------------------------------------------------- new figures: helpers
+def one_thread():
+    """Fitting and t-SNE on one thread: on two busy cores OpenMP spinning makes them 5-10x
+    slower with two threads than with one, and the figures do not depend on it."""
+    return threadpool_limits(1)
+
+
+def knn_label_agreement(points: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    """Share of each point's k nearest neighbours (itself left out) that carry its label."""
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points)
+    return float((labels[idx[:, 1:]] == labels[:, None]).mean())
+
+
+def offsets_by_class(ax) -> np.ndarray:
+    return np.concatenate([np.asarray(c.get_offsets()) for c in ax.collections])
+
+
+@pytest.fixture(scope="module")
+def tsne500(data, ae5) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, str]]:
+    """ae5's codes of the first 500 digits, their labels, their t-SNE map and its axes."""
+    X, y = data
+    Z = ae5.transform(X[:500])
+    with one_thread():
+        points, axes = plot.project(Z, "tsne")
+    return Z, y[:500], points, axes
+
+
+# --------------------------------------------------------------------------------- project
+def test_project_pca_of_wide_codes_is_sklearns(data, ae5) -> None:
+    Z = ae5.transform(data[0][:500])
+    points, axes = plot.project(Z)
+    assert axes == ("PC1 of the codes", "PC2 of the codes")
+    assert points.shape == (500, 2) and points.dtype == np.float64
+    expected = PCA(2, random_state=0).fit_transform(Z.astype(np.float64))
+    np.testing.assert_allclose(points, expected, rtol=1e-6, atol=1e-8)
+    # Up to the sign of each component, whatever solver: the same plane.
+    np.testing.assert_allclose(
+        np.abs(points), np.abs(PCA(2).fit_transform(Z.astype(np.float64))), atol=1e-6
+    )
+    # The first axis carries the most variance, and the two are uncorrelated.
+    assert points[:, 0].var() >= points[:, 1].var() > 0
+    assert abs(np.corrcoef(points.T)[0, 1]) < 1e-6
+    np.testing.assert_allclose(points.mean(axis=0), 0, atol=1e-6)
+
+
+def test_project_tsne_keeps_neighbourhoods(tsne500) -> None:
+    Z, y, points, axes = tsne500
+    assert axes == ("t-SNE 1", "t-SNE 2")
+    assert points.shape == (500, 2) and np.isfinite(points).all()
+    assert points.std(axis=0).min() > 1.0  # spread out, not collapsed
+    # Measured: the 5 nearest neighbours of a digit share its label 43% of the time in the
+    # t-SNE map, 45% in the 5-D codes themselves, 27% on the two principal components (10% by
+    # chance); trustworthiness (sklearn, 5 neighbours) is 0.991 for t-SNE, 0.905 for PCA.
+    agreement = knn_label_agreement(points, y)
+    pca_agreement = knn_label_agreement(plot.project(Z)[0], y)
+    assert agreement > 0.3
+    assert agreement > 0.7 * knn_label_agreement(Z, y)
+    assert agreement > pca_agreement
+    assert trustworthiness(Z, points, n_neighbors=5) > 0.95
+
+
+def test_project_tsne_of_few_points_and_narrow_codes(data, ae2, ae1) -> None:
+    Z = np.random.default_rng(0).normal(size=(40, 6))
+    with one_thread():
+        points, axes = plot.project(Z, "tsne", random_state=3)  # perplexity lowered to 13
+        again, _ = plot.project(Z, "tsne", random_state=3)
+        three, _ = plot.project(Z[:3], "tsne")
+    assert axes == ("t-SNE 1", "t-SNE 2")
+    assert points.shape == (40, 2) and np.isfinite(points).all()
+    np.testing.assert_allclose(points, again)  # seeded: the same map twice
+    assert three.shape == (3, 2) and np.isfinite(three).all()
+    # 2-D codes are the plane already, whatever the method; 1-D codes lie on the x axis.
+    codes = ae2.transform(data[0][:100])
+    for method in ("pca", "tsne"):
+        points, axes = plot.project(codes, method)
+        assert axes == ("z1", "z2")
+        np.testing.assert_array_equal(points, codes)
+    line = ae1.transform(data[0][:100])
+    points, axes = plot.project(line, "tsne")
+    assert axes == ("z1", "")
+    np.testing.assert_array_equal(points, np.column_stack([line[:, 0], np.zeros(100)]))
+
+
+def test_project_errors() -> None:
+    Z = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(ValueError, match="method must be one of"):
+        plot.project(Z, "umap")
+    with pytest.raises(ValueError, match="method must be one of"):
+        plot.project(Z, "PCA")
+    bad = Z.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plot.project(bad)
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plot.project(bad, "tsne")
+    for shape in [(20,), (20, 2, 2), (20, 0), (0, 4)]:
+        with pytest.raises(ValueError, match="shape"):
+            plot.project(np.zeros(shape))
+    with pytest.raises(ValueError, match="at least 3 samples"):
+        plot.project(Z[:2])
+
+
+# ------------------------------------------------------------------- latent_map: t-SNE, score
+def test_latent_map_tsne_draws_the_tsne_map(tsne500) -> None:
+    Z, y, points, _ = tsne500
+    with one_thread():
+        fig = plot.latent_map(Z, y, method="tsne", title="t-SNE of the codes")
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "t-SNE 1" and ax.get_ylabel() == "t-SNE 2"
+    assert ax.get_title() == "t-SNE of the codes"
+    classes = np.unique(y)
+    assert legend_labels(ax) == [str(c) for c in classes]
+    expected = np.concatenate([points[y == c] for c in classes])
+    np.testing.assert_allclose(offsets_by_class(ax), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_latent_map_coloured_by_a_score_has_a_colour_bar(data, ae2, tmp_path) -> None:
+    X = data[0][:400]
+    Z = ae2.transform(X)
+    errors = ae2.reconstruction_error(X)
+    assert errors.dtype.kind == "f" and len(np.unique(errors)) > 20
+    fig = plot.latent_map(Z, errors)
+    assert len(fig.axes) == 2  # the map and its colour bar
+    ax, bar = fig.axes
+    assert len(ax.collections) == 1 and ax.get_legend() is None
+    scatter = ax.collections[0]
+    np.testing.assert_array_equal(np.asarray(scatter.get_offsets()), Z)
+    np.testing.assert_array_equal(np.asarray(scatter.get_array()), errors)
+    assert scatter.get_cmap().name == "viridis"
+    assert scatter.get_clim() == pytest.approx((errors.min(), errors.max()))
+    assert bar.get_ylabel() == "score"
+    # The lowest and highest errors get the two ends of the colour scale.
+    scatter.update_scalarmappable()  # what drawing does: map the scores to colours
+    colours = scatter.get_facecolors()
+    cmap = scatter.get_cmap()
+    np.testing.assert_allclose(colours[np.argmin(errors), :3], cmap(0.0)[:3], atol=1e-6)
+    np.testing.assert_allclose(colours[np.argmax(errors), :3], cmap(1.0)[:3], atol=1e-6)
+    fig.savefig(tmp_path / "score_map.png")
+    assert_png(tmp_path / "score_map.png")
+    # Wide codes coloured by a score: projected, still one scatter with a colour bar.
+    fig = plot.latent_map(np.column_stack([Z, errors, -errors]), errors)
+    assert len(fig.axes) == 2 and fig.axes[0].get_xlabel() == "PC1 of the codes"
+    # Float labels with few distinct values are still classes; integers always are.
+    ax = plot.latent_map(Z, (data[1][:400] % 3).astype(float)).axes[0]
+    assert legend_labels(ax) == ["0.0", "1.0", "2.0"]
+    assert len(plot.latent_map(Z, np.arange(400) % 25).axes) == 1
+
+
+# -------------------------------------------------------------------------- anomaly_scores
+@pytest.fixture(scope="module")
+def zeros_detector(data):
+    """A detector trained on the zeros with 10% other digits; held-out digits to score.
+
+    Returns the detector, the training digits and labels (1 = not a zero), the held-out
+    digits and labels.
+    """
+    X, y = data
+    rng = np.random.default_rng(0)
+    zeros = np.flatnonzero(y == 0)
+    others = rng.permutation(np.flatnonzero(y != 0))
+    train = np.concatenate([zeros[:140], others[:14]])
+    test = np.concatenate([zeros[140:], others[14:52]])
+    with one_thread():
+        detector = AnomalyDetector(
+            contamination=0.1, epochs=5, n_estimators=2, random_state=0, verbose=False
+        ).fit(X[train])
+    truth = (y != 0).astype(int)
+    return detector, X[train], truth[train], X[test], truth[test]
+
+
+def heights(ax) -> np.ndarray:
+    return np.array([patch.get_height() for patch in ax.patches])
+
+
+def threshold_lines(ax, threshold: float) -> list:
+    return [line for line in ax.lines if np.allclose(line.get_xdata(), threshold)]
+
+
+def test_anomaly_scores_of_a_detector_without_labels(zeros_detector, tmp_path) -> None:
+    detector, X_train, _, _, _ = zeros_detector
+    scores = detector.decision_scores_
+    threshold = detector.threshold_
+    assert len(scores) == len(X_train) == 154
+    fig = plot.anomaly_scores(detector, title="zeros")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "linear"  # largest score only ~20x the median
+    bars = heights(ax)
+    assert len(bars) == 50 and bars.sum() == len(scores)
+    edges = np.linspace(scores.min(), scores.max(), 51)
+    np.testing.assert_array_equal(bars, np.histogram(scores, edges)[0])
+    np.testing.assert_allclose([p.get_x() for p in ax.patches], edges[:-1])
+    lines = threshold_lines(ax, threshold)
+    assert len(lines) == 1 and lines[0].get_linestyle() == "--"
+    np.testing.assert_array_equal(lines[0].get_xdata(), [threshold, threshold])
+    flagged = (scores > threshold).mean()
+    assert flagged == pytest.approx(0.1, abs=0.02)  # the contamination
+    labels = legend_labels(ax)
+    assert labels == ["samples", f"threshold ({flagged:.1%} above)"]
+    assert any("threshold" in label for label in labels)
+    assert ax.get_xlabel() == "anomaly score (higher = more abnormal)"
+    assert ax.get_ylabel() == "samples"
+    assert fig._suptitle.get_text() == "zeros"
+    assert plt.get_fignums() == []
+    assert len(heights(plot.anomaly_scores(detector, bins=7).axes[0])) == 7
+    # An explicit threshold replaces the detector's.
+    ax = plot.anomaly_scores(detector, threshold=100.0).axes[0]
+    assert len(threshold_lines(ax, 100.0)) == 1 and not threshold_lines(ax, threshold)
+    fig.savefig(tmp_path / "anomaly.png")
+    assert_png(tmp_path / "anomaly.png")
+
+
+def test_anomaly_scores_with_labels_shows_the_roc_curve(zeros_detector, tmp_path) -> None:
+    detector, X_train, truth_train, X_test, truth_test = zeros_detector
+    # Training scores, labels known: the histogram split in two, the ROC curve beside it.
+    fig = plot.anomaly_scores(detector, labels=truth_train)
+    assert len(fig.axes) == 2
+    hist, roc = fig.axes
+    scores = detector.decision_scores_
+    bars = heights(hist)
+    assert len(bars) == 100 and bars.sum() == len(scores)
+    edges = np.linspace(scores.min(), scores.max(), 51)
+    np.testing.assert_array_equal(bars[:50], np.histogram(scores[truth_train == 0], edges)[0])
+    np.testing.assert_array_equal(bars[50:], np.histogram(scores[truth_train == 1], edges)[0])
+    assert legend_labels(hist)[:2] == ["inliers (140)", "outliers (14)"]
+    assert "threshold" in legend_labels(hist)[2]
+    auc = roc_auc_score(truth_train, scores)
+    assert legend_labels(roc) == [f"ROC-AUC {auc:.3f}", "chance"]
+    fpr, tpr, _ = roc_curve(truth_train, scores)
+    np.testing.assert_allclose(roc.lines[0].get_xdata(), fpr)
+    np.testing.assert_allclose(roc.lines[0].get_ydata(), tpr)
+    assert roc.get_xlabel() == "false positive rate"
+    assert roc.get_ylabel() == "true positive rate"
+    # Passing X scores it with decision_function (not the training decision_scores_).
+    # Measured: ROC-AUC 1.000 on these held-out digits (38 zeros, 38 others).
+    held_out = detector.decision_function(X_test)
+    fig = plot.anomaly_scores(detector, X_test, labels=truth_test)
+    hist, roc = fig.axes
+    assert heights(hist).sum() == len(X_test) == 76
+    edges = np.linspace(held_out.min(), held_out.max(), 51)
+    np.testing.assert_array_equal(
+        heights(hist)[50:], np.histogram(held_out[truth_test == 1], edges)[0]
+    )
+    auc = roc_auc_score(truth_test, held_out)
+    assert auc > 0.9
+    text = legend_labels(roc)[0]
+    assert text == f"ROC-AUC {auc:.3f}"
+    assert float(text.split()[-1]) == pytest.approx(auc, abs=5e-4)
+    flagged = (held_out > detector.threshold_).mean()
+    assert legend_labels(hist)[2] == f"threshold ({flagged:.1%} above)"
+    fig.savefig(tmp_path / "anomaly_roc.png")
+    assert_png(tmp_path / "anomaly_roc.png")
+    # decision_function of the training digits, not decision_scores_, when X is given.
+    again = detector.decision_function(X_train)
+    roc = plot.anomaly_scores(detector, X_train, labels=truth_train).axes[1]
+    assert legend_labels(roc)[0] == f"ROC-AUC {roc_auc_score(truth_train, again):.3f}"
+
+
+def test_anomaly_scores_of_bare_scores(zeros_detector) -> None:
+    detector, _, truth_train, X_test, truth_test = zeros_detector
+    # Held-out scores with five zeros mislabelled as outliers: an AUC short of 1 (measured
+    # 0.930), written to three decimals.
+    held_out = detector.decision_function(X_test)
+    noisy = truth_test.copy()
+    noisy[:5] = 1
+    fig = plot.anomaly_scores(held_out, labels=noisy)
+    auc = roc_auc_score(noisy, held_out)
+    assert 0.5 < auc < 0.99
+    assert legend_labels(fig.axes[1])[0] == f"ROC-AUC {auc:.3f}"
+    assert len(fig.axes[0].lines) == 0  # bare scores: no threshold unless given
+    scores = detector.decision_scores_
+    ax = plot.anomaly_scores(scores).axes[0]
+    assert len(ax.lines) == 0 and legend_labels(ax) == ["samples"]  # no threshold to draw
+    assert heights(ax).sum() == len(scores)
+    ax = plot.anomaly_scores(list(scores), threshold=300.0, bins=10).axes[0]
+    assert len(heights(ax)) == 10 and heights(ax).sum() == len(scores)
+    assert len(threshold_lines(ax, 300.0)) == 1
+    assert legend_labels(ax)[1] == f"threshold ({(scores > 300.0).mean():.1%} above)"
+    # Boolean labels work; labels of one class only split the histogram but draw no ROC.
+    fig = plot.anomaly_scores(scores, labels=truth_train.astype(bool), threshold=300.0)
+    assert len(fig.axes) == 2
+    fig = plot.anomaly_scores(scores, labels=np.zeros(len(scores)))
+    assert len(fig.axes) == 1
+    assert legend_labels(fig.axes[0]) == [f"inliers ({len(scores)})", "outliers (0)"]
+    # Scores spread over more than a factor of 100: log-spaced bins on a log axis.
+    tail = np.exp(np.random.default_rng(0).normal(0.0, 2.0, 500))
+    ax = plot.anomaly_scores(tail, bins=20).axes[0]
+    assert ax.get_xscale() == "log"
+    edges = np.geomspace(tail.min(), tail.max(), 21)
+    np.testing.assert_allclose([p.get_x() for p in ax.patches], edges[:-1])
+    np.testing.assert_array_equal(heights(ax), np.histogram(tail, edges)[0])
+
+
+def test_anomaly_scores_errors(zeros_detector) -> None:
+    detector, X_train, truth_train, _, _ = zeros_detector
+    scores = detector.decision_scores_
+    with pytest.raises(ValueError, match="0 \\(inlier\\) or 1"):
+        plot.anomaly_scores(detector, labels=truth_train * 2)
+    with pytest.raises(ValueError, match="0 \\(inlier\\) or 1"):
+        plot.anomaly_scores(scores, labels=np.full(len(scores), -1))
+    with pytest.raises(ValueError, match="one value per score"):
+        plot.anomaly_scores(detector, labels=truth_train[:-1])
+    with pytest.raises(ValueError, match="one value per score"):
+        plot.anomaly_scores(detector, X_train[:10], labels=truth_train)
+    bad = scores.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plot.anomaly_scores(bad)
+    bad[5] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plot.anomaly_scores(bad, threshold=1.0)
+    with pytest.raises(ValueError, match="only used with a fitted detector"):
+        plot.anomaly_scores(scores, X_train)
+    for bins in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="bins must be a positive integer"):
+            plot.anomaly_scores(scores, bins=bins)
+    for shape in [(0,), (4, 2)]:
+        with pytest.raises(ValueError, match="non-empty 1-D"):
+            plot.anomaly_scores(np.ones(shape))
+    with pytest.raises(NotFittedError):
+        plot.anomaly_scores(AnomalyDetector())
+
+
+# ------------------------------------------------------------------------------- neighbors
+RED = to_rgba("C3")
+
+
+def spine_colours(ax) -> set[tuple[float, ...]]:
+    return {tuple(spine.get_edgecolor()) for spine in ax.spines.values()}
+
+
+@pytest.fixture(scope="module")
+def retrieval(data, ae5):
+    X = data[0]
+    distances, ids = LatentIndex(ae5).add(X[:1500]).search(X[1500:1504], k=5)
+    return distances, ids
+
+
+def test_neighbors_shows_each_query_and_its_nearest_items(data, retrieval, tmp_path) -> None:
+    X, y = data
+    items, item_labels = X[:1500], y[:1500]
+    queries, query_labels = X[1500:1504], y[1500:1504]
+    distances, ids = retrieval
+    assert ids.shape == distances.shape == (4, 5)
+    assert (np.diff(distances, axis=1) >= 0).all()  # nearest first
+    fig = plot.neighbors(queries, items, ids, distances, query_labels, item_labels, title="kNN")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4 * 6
+    assert {geometry(ax) for ax in fig.axes} == {(4, 6)}
+    lo = float(min(queries.min(), items[ids].min()))
+    hi = float(max(queries.max(), items[ids].max()))
+    differ = item_labels[ids] != query_labels[:, None]
+    # Measured: 8 of the 20 neighbours are another digit, in 3 of the 4 rows.
+    assert 0 < differ.sum() < differ.size
+    for r in range(4):
+        query_ax = fig.axes[r * 6]
+        np.testing.assert_array_equal(shown(query_ax), queries[r])
+        assert query_ax.get_title() == f"query: {query_labels[r]}"
+        assert spine_colours(query_ax) == {to_rgba("C0")}
+        assert query_ax.get_xlabel() == ""
+        for c in range(5):
+            ax = fig.axes[r * 6 + c + 1]
+            assert len(ax.images) == 1
+            np.testing.assert_array_equal(shown(ax), items[ids[r, c]])
+            assert ax.images[0].get_clim() == pytest.approx((lo, hi))
+            assert ax.get_title() == str(item_labels[ids[r, c]])
+            expected = RED if differ[r, c] else to_rgba(rcParams["axes.edgecolor"])
+            assert spine_colours(ax) == {expected}
+            assert ax.get_xlabel() == f"{distances[r, c]:.3g}"
+            assert float(ax.get_xlabel()) == pytest.approx(distances[r, c], rel=5e-3)
+            assert list(ax.get_xticks()) == [] and list(ax.get_yticks()) == []
+    red = [(i // 6, i % 6 - 1) for i, ax in enumerate(fig.axes) if spine_colours(ax) == {RED}]
+    assert red == [tuple(rc) for rc in np.argwhere(differ)]
+    assert fig._suptitle.get_text() == "kNN"
+    assert plt.get_fignums() == []
+    fig.savefig(tmp_path / "neighbors.png")
+    assert_png(tmp_path / "neighbors.png")
+
+
+def test_neighbors_without_labels_or_distances(data, retrieval) -> None:
+    X, y = data
+    _, ids = retrieval
+    fig = plot.neighbors(X[1500:1504].reshape(4, 64), X[:1500].reshape(1500, 64), ids)
+    assert len(fig.axes) == 24
+    assert fig.axes[0].get_title() == "query"
+    np.testing.assert_array_equal(shown(fig.axes[0]), X[1500])  # flat square rows: images
+    np.testing.assert_array_equal(shown(fig.axes[13]), X[ids[2, 0]])
+    for ax in fig.axes[1:6]:
+        assert ax.get_title() == "" and ax.get_xlabel() == ""
+        assert RED not in spine_colours(ax)
+    # Item labels without query labels: titled, never framed.
+    fig = plot.neighbors(X[1500:1504], X[:1500], ids, item_labels=y[:1500])
+    assert [ax.get_title() for ax in fig.axes[1:6]] == [str(y[i]) for i in ids[0]]
+    assert all(RED not in spine_colours(ax) for ax in fig.axes)
+    assert fig._suptitle is None
+
+
+@pytest.fixture(scope="module")
+def table(data) -> tuple[np.ndarray, Autoencoder]:
+    """A (400, 10) table (10 principal components of digits) and an autoencoder fitted on it."""
+    T = PCA(10, random_state=0).fit_transform(data[0][:400].reshape(400, 64)).astype(np.float32)
+    with one_thread():
+        ae = Autoencoder(latent_dim=3, epochs=3, random_state=0, verbose=False).fit(T)
+    return T, ae
+
+
+def test_neighbors_of_table_rows_are_line_plots(table) -> None:
+    T, ae = table
+    items, queries = T[:300], T[300:303]
+    distances, ids = LatentIndex(ae).add(items).search(queries, k=4)
+    fig = plot.neighbors(queries, items, ids, distances)
+    assert len(fig.axes) == 3 * 5
+    lo = float(min(queries.min(), items[ids].min()))
+    hi = float(max(queries.max(), items[ids].max()))
+    for r in range(3):
+        for c in range(5):
+            ax = fig.axes[r * 5 + c]
+            assert len(ax.images) == 0 and len(ax.lines) == 1
+            row = queries[r] if c == 0 else items[ids[r, c - 1]]
+            np.testing.assert_array_equal(ax.lines[0].get_ydata(), row)
+            np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.arange(10))
+            assert ax.get_ylim() == pytest.approx((lo, hi))
+            assert ax.lines[0].get_color() == ("C0" if c == 0 else "C1")
+            if c:
+                assert ax.get_xlabel() == f"{distances[r, c - 1]:.3g}"
+    # An image shape that fits the rows draws them as images after all; one that does not,
+    # is an error.
+    fig = plot.neighbors(queries, items, ids, image_shape=(2, 5))
+    np.testing.assert_array_equal(shown(fig.axes[1]), items[ids[0, 0]].reshape(2, 5))
+    assert len(fig.axes[1].lines) == 0
+    with pytest.raises(ValueError, match="image_shape"):
+        plot.neighbors(queries, items, ids, image_shape=(3, 3))
+
+
+def test_neighbors_errors(data, retrieval) -> None:
+    X, y = data
+    items, queries = X[:1500], X[1500:1504]
+    distances, ids = retrieval
+    with pytest.raises(ValueError, match="must index the 1500 items"):
+        plot.neighbors(queries, items, np.where(ids == ids[0, 0], 1500, ids))
+    with pytest.raises(ValueError, match="must index"):
+        plot.neighbors(queries, items, -ids - 1)
+    with pytest.raises(ValueError, match="must index"):
+        plot.neighbors(queries, items[:10], ids)  # items the ids were not computed on
+    with pytest.raises(ValueError, match=r"integer array \(n_queries, k\)"):
+        plot.neighbors(queries, items, ids.ravel())
+    with pytest.raises(ValueError, match="integer array"):
+        plot.neighbors(queries, items, ids[..., None])
+    with pytest.raises(ValueError, match="integer array"):
+        plot.neighbors(queries, items, ids.astype(float))
+    with pytest.raises(ValueError, match="4 queries but ids for 3"):
+        plot.neighbors(queries, items, ids[:3])
+    with pytest.raises(ValueError, match="3 queries but ids for 4"):
+        plot.neighbors(queries[:3], items, ids)
+    with pytest.raises(ValueError, match="distances must have the shape of ids"):
+        plot.neighbors(queries, items, ids, distances[:, :4])
+    with pytest.raises(ValueError, match="query_labels must hold 4 labels, got 3"):
+        plot.neighbors(queries, items, ids, query_labels=y[1500:1503], item_labels=y[:1500])
+    with pytest.raises(ValueError, match="item_labels must hold 1500 labels, got 1499"):
+        plot.neighbors(queries, items, ids, query_labels=y[1500:1504], item_labels=y[:1499])
+    with pytest.raises(ValueError, match="no queries"):
+        plot.neighbors(queries[:0], items, ids[:0])
+
+
+def test_neighbors_as_images_or_lines_on_request(retrieval, data) -> None:
+    X, _ = data
+    queries, items, ids = X[1500:1504], X[:1500], retrieval[1]
+    lines = plot.neighbors(queries, items, ids, as_images=False)
+    assert all(len(ax.images) == 0 and len(ax.lines) == 1 for ax in lines.axes)
+    np.testing.assert_array_equal(lines.axes[1].lines[0].get_ydata(), items[ids[0, 0]].ravel())
+    images = plot.neighbors(queries.reshape(4, -1), items.reshape(1500, -1), ids, as_images=True)
+    assert all(len(ax.images) == 1 for ax in images.axes)
+    with pytest.raises(ValueError, match="as images"):
+        plot.neighbors(np.zeros((4, 10)), np.zeros((1500, 10)), ids, as_images=True)
+    with pytest.raises(ValueError, match="k = 0"):
+        plot.neighbors(queries, items, ids[:, :0])

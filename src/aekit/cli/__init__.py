@@ -19,6 +19,7 @@ from aekit.cli import (
     index,
     info,
     reconstruct,
+    report,
     search,
     train,
 )
@@ -38,6 +39,7 @@ VERBS = {
     "generate": generate,
     "denoise": denoise,
     "detect": detect,
+    "report": report,
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.datasets import BUILTIN, load
+from aekit.datasets import BUILTIN, BUILTIN_LABELS, load, read_array
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +21,21 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
 
 def read_data(args: argparse.Namespace) -> np.ndarray:
     return load(args.data, key=args.key)
+
+
+def read_labels(args: argparse.Namespace, n: int) -> np.ndarray | None:
+    """Labels of the ``n`` samples of DATA: ``--labels FILE``, else a built-in set's own, else
+    None."""
+    if getattr(args, "labels", None):
+        y = read_array(args.labels)
+    elif args.data in BUILTIN_LABELS:
+        y = BUILTIN_LABELS[args.data]()
+    else:
+        return None
+    y = np.asarray(y).reshape(-1)
+    if len(y) != n:
+        raise ValueError(f"{args.labels or args.data} holds {len(y)} labels for {n} samples")
+    return y
 
 
 def write_array(path: str | Path, array: np.ndarray) -> Path:

@@ -14,10 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from aekit.cli._common import add_data_argument, read_data
-from aekit.datasets import BUILTIN_LABELS, read_array
+from aekit.cli._common import add_data_argument, read_data, read_labels
 from aekit.estimators import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
 from aekit.estimators.base import TorchEstimator
 
@@ -164,19 +161,6 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def _labels(args: argparse.Namespace, n: int) -> np.ndarray:
-    if args.labels:
-        y = read_array(args.labels)
-    elif args.data in BUILTIN_LABELS:
-        y = BUILTIN_LABELS[args.data]()
-    else:
-        raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
-    y = np.asarray(y).reshape(-1)
-    if len(y) != n:
-        raise ValueError(f"{args.labels or args.data} holds {len(y)} labels for {n} samples")
-    return y
-
-
 def run(args: argparse.Namespace) -> int:
     X = read_data(args)
     if args.labels and args.model != "classifier":
@@ -184,7 +168,10 @@ def run(args: argparse.Namespace) -> int:
     ae = MODELS[args.model](**estimator_params(args))
     start = time.perf_counter()
     if args.model == "classifier":
-        ae.fit(X, _labels(args, len(X)))
+        y = read_labels(args, len(X))
+        if y is None:
+            raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
+        ae.fit(X, y)
     else:
         ae.fit(X)
     elapsed = time.perf_counter() - start

@@ -262,7 +262,7 @@ def load(path: str | Path, device: str | None = None) -> Any:
     return estimator
 
 
-def _loss_name(state: dict[str, Any]) -> str | None:
+def loss_name(state: dict[str, Any]) -> str | None:
     # A VAE's loss is the negative ELBO under its likelihood, not loss_ (the per-feature
     # error that reconstruction_error reports); a detector's is a trimmed squared error.
     if state.get("likelihood_"):
@@ -306,7 +306,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         "params": config["params"],
         "n_parameters": n_parameters,
         "input_shape": state.get("input_shape_"),
-        "loss": _loss_name(state),
+        "loss": loss_name(state),
         "scaling": state.get("scaling_"),
         "epochs_trained": len(history),
         "best_epoch": best,

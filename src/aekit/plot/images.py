@@ -272,6 +272,7 @@ def neighbors(
     query_labels: np.ndarray | None = None,
     item_labels: np.ndarray | None = None,
     image_shape: tuple[int, int] | None = None,
+    as_images: bool | None = None,
     title: str | None = None,
 ) -> Any:
     """Retrieval results: each query (first column) and its nearest items, nearest first.
@@ -292,6 +293,9 @@ def neighbors(
     image_shape : tuple (h, w), optional
         Shape of one image, for flat rows that are not square. Samples that are not images
         are drawn as line plots of their values.
+    as_images : bool, optional
+        Draw the samples as images (True) or as line plots of their values (False); by
+        default images whenever they can be (2-D samples, or flat rows of a square size).
     title : str, optional
         Figure title.
 
@@ -329,9 +333,16 @@ def neighbors(
     n_queries, k = ids.shape
     if n_queries == 0:
         raise ValueError("no queries to show")
-    query_cells = _cells(np.asarray(queries), image_shape)
-    item_cells = _cells(np.asarray(items)[ids.ravel()], image_shape)
+    if k == 0:
+        raise ValueError("ids hold no neighbours (k = 0)")
+    if as_images is False:
+        query_cells = item_cells = None
+    else:
+        query_cells = _cells(np.asarray(queries), image_shape)
+        item_cells = _cells(np.asarray(items)[ids.ravel()], image_shape)
     images = query_cells is not None and item_cells is not None
+    if as_images and not images:
+        raise ValueError("the samples cannot be shown as images; pass image_shape=(h, w)")
     flat_q = np.asarray(queries, dtype=np.float32).reshape(n_queries, -1)
     flat_i = np.asarray(items, dtype=np.float32)[ids.ravel()].reshape(n_queries * k, -1)
     lo = float(min(flat_q.min(), flat_i.min()))

@@ -22,7 +22,7 @@ class DemoResult(NamedTuple):
     fit_seconds: float  # training wall time
     ae_error: float  # test squared error per image, autoencoder
     pca_error: float  # test squared error per image, PCA with latent_dim components
-    files: dict[str, Path]  # what was written: model, reconstructions, latent map
+    files: dict[str, Path]  # what was written: model, reconstructions, latent map, report
 
 
 def _sse(X: np.ndarray, R: np.ndarray) -> float:
@@ -35,8 +35,10 @@ def run_demo(
     """Train ``Autoencoder(latent_dim=2)`` on 80% of the digits and write what it learned.
 
     Writes to ``out``: ``model/`` (the saved model), ``reconstructions.png`` (test originals
-    above their reconstructions) and ``latent_map.png`` (the 2-D codes of the test digits,
-    coloured by digit). Returns the test error beside PCA's with the same code size.
+    above their reconstructions), ``latent_map.png`` (the 2-D codes of the test digits,
+    coloured by digit) and ``report.html`` (:func:`aekit.report.write_report` on the test
+    digits: metrics, plots and the interactive latent map). Returns the test error beside
+    PCA's with the same code size.
 
     Examples
     --------
@@ -46,6 +48,7 @@ def run_demo(
     True
     """
     from aekit import plot
+    from aekit.report import write_report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,6 +83,16 @@ def run_demo(
     fig = plot.latent_map(ae.transform(X_test), y_test, title="2-D codes of the test digits")
     files["latent map"] = out / "latent_map.png"
     fig.savefig(files["latent map"], dpi=100)
+    files["report"] = write_report(
+        ae,
+        out / "report.html",
+        X_test,
+        y_test,
+        title="aekit demo: a 2-D code of the digits",
+        data_name=f"scikit-learn's digits, the {len(X_test)} held-out test images",
+        path=files["model"],
+        random_state=random_state,
+    )
 
     config = ae.module_.config
     widths = [config.n_features, *config.hidden, config.latent_dim]

@@ -1,0 +1,74 @@
+"""`aekit report MODEL_DIR [--data DATA] [--out FILE]`: one self-contained HTML file showing
+what the model learned (configuration, metrics beside PCA, plots, an interactive latent map)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aekit.cli._common import read_labels
+from aekit.datasets import BUILTIN
+from aekit.datasets import load as load_data
+from aekit.io import load
+from aekit.plot.latent import PROJECTIONS
+from aekit.report import write_report
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report", help="write an HTML report of a saved model", description=__doc__
+    )
+    parser.add_argument("model", metavar="MODEL_DIR", help="a saved model directory")
+    parser.add_argument(
+        "--data",
+        metavar="DATA",
+        help=f"data for the metrics and the latent map: a file or a built-in name "
+        f"({', '.join(BUILTIN)})",
+    )
+    parser.add_argument("--key", help="the array to read from a --data .npz file")
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="labels of DATA (.npy or .csv), the map's colours; built-in data bring their own",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="the HTML file (default: MODEL_DIR/report.html)"
+    )
+    parser.add_argument("--title", help="the page title")
+    parser.add_argument(
+        "--max-points", type=int, default=2000, help="points on the latent map (default 2000)"
+    )
+    parser.add_argument(
+        "--projection",
+        choices=sorted(PROJECTIONS),
+        default="pca",
+        help="how codes wider than 2 are placed on the map (default pca)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of subsets and projections")
+    parser.add_argument("--device", help="where to run (default: the model's setting)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.labels and not args.data:
+        raise ValueError("--labels needs --data: they label the samples of DATA")
+    model = load(args.model, device=args.device)
+    X = y = None
+    if args.data:
+        X = load_data(args.data, key=args.key)
+        y = read_labels(args, len(X))
+    out = write_report(
+        model,
+        args.out if args.out else f"{args.model.rstrip('/')}/report.html",
+        X,
+        y,
+        title=args.title,
+        data_name=args.data,
+        path=args.model,
+        max_points=args.max_points,
+        projection=args.projection,
+        random_state=args.seed,
+    )
+    size = out.stat().st_size / 1e6
+    print(f"wrote {out} ({size:.2f} MB; open it in a browser, it loads nothing else)")
+    return 0

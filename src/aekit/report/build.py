@@ -1,0 +1,525 @@
+"""Build the report: sections of HTML from a fitted estimator and (optionally) data."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import json
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+import aekit
+from aekit.report.latent_map import map_payload
+
+# The page may load nothing: no script, style, image or font from anywhere but itself.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+# Figures are drawn at this resolution (dots per inch) and inlined as PNG.
+DPI = 100
+# Metrics are computed on at most this many samples (a random subset beyond).
+MAX_METRIC_SAMPLES = 20_000
+
+
+def _asset(name: str) -> str:
+    return (resources.files("aekit.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: float) -> str:
+    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    return f'<div class="table-wrap"><table>{body}</table></div>'
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _image_shape(estimator: Any) -> tuple[int, int] | None:
+    from aekit.plot.images import _sample_image_shape
+
+    return None if getattr(estimator, "window", None) else _sample_image_shape(estimator)
+
+
+def _is_detector(estimator: Any) -> bool:
+    return hasattr(estimator, "decision_scores_")
+
+
+def _binary(y: np.ndarray | None) -> bool:
+    return y is not None and np.isin(y, (0, 1)).all() and 0 < int(np.sum(y)) < len(y)
+
+
+# ------------------------------------------------------------------------------- sections
+def _model_section(estimator: Any, path: Path | None) -> str:
+    from aekit.io.model_dir import loss_name
+
+    module = estimator.module_
+    config = getattr(module, "config", None)
+    n_params = sum(p.numel() for p in module.parameters())
+    rows: list[tuple[str, Any]] = [
+        ("estimator", f"{type(estimator).__name__} ({type(module).__name__})"),
+    ]
+    if all(hasattr(config, a) for a in ("n_features", "hidden", "latent_dim")):
+        widths = [config.n_features, *config.hidden, config.latent_dim]
+        rows.append(("layers", "-".join(map(str, widths)) + " (the decoder mirrors them)"))
+    elif all(hasattr(config, a) for a in ("n_features", "hidden", "n_classes")):
+        widths = [config.n_features, *config.hidden, config.n_classes]
+        rows.append(("layers", "-".join(map(str, widths)) + " (encoder, then the softmax head)"))
+    rows.append(("size", f"{n_params:,} parameters ({4 * n_params / 1024:,.1f} KiB as float32)"))
+    loss = loss_name(vars(estimator))
+    if loss:
+        rows.append(("loss", loss))
+    rows.append(("input", f"samples of shape {tuple(estimator.input_shape_)}"))
+    history = list(getattr(estimator, "history_", []) or [])
+    if history:
+        seconds = sum(float(r.get("time", 0.0)) for r in history)
+        best = getattr(estimator, "best_epoch_", None) or len(history)
+        last = history[best - 1] if 0 < best <= len(history) else history[-1]
+        losses = ", ".join(
+            f"{k} {_num(float(v))}" for k, v in last.items() if k in ("loss", "val_loss")
+        )
+        rows.append(
+            ("training", f"{len(history)} epochs in {seconds:.1f} s, kept epoch {best} ({losses})")
+        )
+    rows.append(("device", str(getattr(estimator, "device_", "cpu"))))
+    if path is not None:
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        rows.append(("saved at", f"{path} ({size / 1024:,.1f} KiB on disk)"))
+    params = sorted(estimator.get_params(deep=False).items())
+    details = _table([(k, repr(v)) for k, v in params])
+    return (
+        f'<section id="model"><h2>Model</h2>{_table(rows)}'
+        f"<details><summary>all parameters</summary>{details}</details></section>"
+    )
+
+
+def _data_section(X: np.ndarray, y: np.ndarray | None, name: str | None, note: str) -> str:
+    values = X.astype(np.float64, copy=False)
+    rows: list[tuple[str, Any]] = []
+    if name:
+        rows.append(("source", name))
+    rows.append(("samples", f"{len(X):,} of shape {X.shape[1:] or '(scalar)'}"))
+    rows.append(
+        (
+            "values",
+            f"min {_num(values.min())}, max {_num(values.max())}, "
+            f"mean {_num(values.mean())}, std {_num(values.std())}",
+        )
+    )
+    if y is not None:
+        classes, counts = np.unique(y, return_counts=True)
+        shown = ", ".join(f"{c}: {k}" for c, k in zip(classes[:20], counts[:20], strict=True))
+        rows.append(
+            ("labels", f"{len(classes)} classes ({shown}{', …' if len(classes) > 20 else ''})")
+        )
+    return (
+        f'<section id="data"><h2>Data</h2>{_table(rows)}<p class="note">{_esc(note)}</p></section>'
+    )
+
+
+def _metrics(
+    estimator: Any, X: np.ndarray, y: np.ndarray | None, codes: np.ndarray | None, seed: int
+) -> list[tuple[str, str]]:
+    """(name, value) rows: reconstruction beside PCA, the VAE's ELBO, accuracy, detection."""
+    rows: list[tuple[str, str]] = []
+    rng = np.random.default_rng(seed)
+    if len(X) > MAX_METRIC_SAMPLES:
+        keep = np.sort(rng.choice(len(X), MAX_METRIC_SAMPLES, replace=False))
+        X, y = X[keep], None if y is None else y[keep]
+        rows.append(("samples", f"a random {MAX_METRIC_SAMPLES:,} of the data"))
+    if hasattr(estimator, "reconstruct") and codes is not None:
+        from sklearn.decomposition import PCA
+
+        flat = X.reshape(len(X), -1).astype(np.float64)
+        R = estimator.reconstruct(X).reshape(len(X), -1)
+        mse = float(((flat - R) ** 2).mean())
+        k = min(codes.shape[1], *flat.shape)
+        pca = PCA(k, random_state=seed).fit(flat)
+        pca_mse = float(((flat - pca.inverse_transform(pca.transform(flat))) ** 2).mean())
+        rows.append(("reconstruction error (MSE per value)", _num(mse)))
+        ratio = f" ({pca_mse / mse:.2f}x the model's)" if mse > 0 else ""
+        rows.append((f"PCA with {k} components, same data", _num(pca_mse) + ratio))
+    if hasattr(estimator, "elbo"):
+        elbo = float(np.mean(estimator.elbo(X, random_state=seed)))
+        rows.append(("ELBO (nats per sample, one-sample estimate)", _num(elbo)))
+    if hasattr(estimator, "predict_proba") and not _is_detector(estimator) and y is not None:
+        try:
+            rows.append(("accuracy", f"{estimator.score(X, y):.4f}"))
+        except ValueError as exc:
+            rows.append(("accuracy", f"not computed: {exc}"))
+    if _is_detector(estimator):
+        scores = estimator.decision_function(X)
+        rows.append(("threshold", _num(float(estimator.threshold_))))
+        rows.append(("flagged as outliers", f"{float((scores > estimator.threshold_).mean()):.2%}"))
+        if _binary(y) and len(y) == len(scores):
+            from sklearn.metrics import roc_auc_score
+
+            rows.append(("ROC-AUC against the labels", f"{roc_auc_score(y, scores):.4f}"))
+    return rows
+
+
+def _figures(
+    estimator: Any,
+    X: np.ndarray | None,
+    y: np.ndarray | None,
+    shown: np.ndarray | None,
+    payload: dict[str, Any] | None,
+    seed: int,
+) -> list[tuple[str, str, Any]]:
+    """(title, caption, figure) for every plot that applies to this model and data."""
+    from aekit import plot
+
+    figures: list[tuple[str, str, Callable[[], Any]]] = []
+    image_shape = _image_shape(estimator)
+    if getattr(estimator, "history_", None):
+        figures.append(
+            (
+                "Training curves",
+                "every loss term per epoch; dashed: validation",
+                lambda: plot.training_curves(estimator),
+            )
+        )
+    if hasattr(estimator, "sample") and image_shape is not None:
+        figures.append(
+            (
+                "Samples",
+                "new images decoded from z ~ N(0, I)",
+                lambda: plot.image_grid(estimator.sample(30, random_state=seed), ncols=10),
+            )
+        )
+    if X is not None and image_shape is not None and hasattr(estimator, "reconstruct"):
+        if y is not None:
+            order = np.argsort(y, kind="stable")
+            _, first = np.unique(y[order], return_index=True)
+            picks = order[first][:12]
+        else:
+            picks = np.arange(min(10, len(X)))
+        figures.append(
+            (
+                "Reconstructions",
+                "samples of the data (top) and their reconstructions (bottom)",
+                lambda: plot.reconstructions(X[picks], estimator.reconstruct(X[picks]), n=12),
+            )
+        )
+    if hasattr(estimator, "interpolate") and X is not None and image_shape is not None:
+        a, b = 0, 1
+        if y is not None:
+            different = np.flatnonzero(y != y[0])
+            b = int(different[0]) if len(different) else 1
+        figures.append(
+            (
+                "Interpolation",
+                f"decoded along the line between the codes of samples #{a} and #{b}",
+                lambda: plot.interpolation(estimator.interpolate(X[a], X[b], steps=10)),
+            )
+        )
+    if image_shape is not None and not _is_detector(estimator):
+
+        def features() -> Any:
+            try:
+                return plot.features(estimator, n=64)
+            except ValueError:  # a first layer with no weights to show as images
+                return None
+
+        figures.append(
+            (
+                "Learned features",
+                "first-layer weights, one tile per unit, each on its own scale",
+                features,
+            )
+        )
+    if _is_detector(estimator):
+        truth = y if _binary(y) else None
+        figures.append(
+            (
+                "Anomaly scores",
+                "scores of the data, the threshold from contamination"
+                + ("; right: ROC curve against the labels" if truth is not None else ""),
+                lambda: (
+                    plot.anomaly_scores(estimator, X, labels=truth)
+                    if X is not None
+                    else plot.anomaly_scores(estimator)
+                ),
+            )
+        )
+    if payload is not None and shown is not None and X is not None:
+        items = _map_items(estimator, X)[shown]
+        k = min(6, payload["k"])
+        queries = np.arange(min(5, len(shown)))
+        ids = np.asarray(payload["neighbours"]).reshape(len(shown), -1)[queries, :k]
+        distances = np.asarray(payload["distances"]).reshape(len(shown), -1)[queries, :k]
+        item_labels = None if payload["labels"] is None else np.asarray(payload["labels"])
+        figures.append(
+            (
+                "Similar items",
+                "nearest neighbours in the code space, nearest first (red frame: another label)",
+                lambda: plot.neighbors(
+                    items[queries],
+                    items,
+                    ids,
+                    distances,
+                    None if item_labels is None else item_labels[queries],
+                    item_labels,
+                    as_images=image_shape is not None,
+                ),
+            )
+        )
+    drawn = [(title, caption, make()) for title, caption, make in figures]
+    return [(title, caption, fig) for title, caption, fig in drawn if fig is not None]
+
+
+def _map_items(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """The items the codes stand for: the samples, or a series' windows."""
+    window = getattr(estimator, "window", None)
+    if window:
+        from aekit.datasets import sliding_windows
+
+        windows = sliding_windows(np.asarray(X), int(window), 1)
+        return windows.reshape(len(windows), -1)
+    return X
+
+
+def _map_section(
+    estimator: Any,
+    X: np.ndarray,
+    y: np.ndarray | None,
+    codes: np.ndarray,
+    max_points: int,
+    projection: str,
+    seed: int,
+) -> tuple[str, dict[str, Any], np.ndarray]:
+    items_all = _map_items(estimator, X)
+    n = len(codes)
+    rng = np.random.default_rng(seed)
+    shown = np.arange(n) if n <= max_points else np.sort(rng.choice(n, max_points, replace=False))
+    items = items_all[shown]
+    window = getattr(estimator, "window", None)
+    labels = None if y is None or window else np.asarray(y)[shown]
+    recon, values, value_name = None, None, ""
+    if hasattr(estimator, "reconstruct"):
+        recon = estimator.reconstruct(items)
+        values = estimator.reconstruction_error(items)
+        value_name = "reconstruction error"
+    elif _is_detector(estimator):
+        scores = estimator.decision_function(X)
+        values = scores[int(window) - 1 :][shown] if window else scores[shown]
+        value_name = "anomaly score"
+        if labels is None:
+            labels = values.astype(np.float64)
+    payload = map_payload(
+        codes[shown],
+        items,
+        recon,
+        labels,
+        values,
+        value_name,
+        shown,
+        _image_shape(estimator) if not window else None,
+        projection,
+        seed,
+    )
+    legend = "".join(
+        f'<span style="--c:{colour}">{_esc(text)}</span>' for text, colour in payload["legend"]
+    )
+    what = "windows" if window else "samples"
+    count = f"{len(shown):,} of the {n:,} {what}" if len(shown) < n else f"all {n:,} {what}"
+    axes = payload["axes"]
+    projected = (
+        "the codes themselves"
+        if axes[0] == "z1"
+        else f"a {projection.upper()} projection of the {codes.shape[1]}-D codes"
+    )
+    body = f"""<section id="latent-map"><h2>Latent map</h2>
+<p class="note">{_esc(count)}, placed by {_esc(projected)}. Hover or tap a point to see the item;
+click it for its nearest neighbours in the full code space.</p>
+<div class="map-layout"><div class="map-box">
+<svg id="map" viewBox="0 0 {payload["size"]:g} {payload["size"]:g}" role="img"
+ aria-label="latent map"></svg>
+<p class="axes">x: {_esc(axes[0])}{", y: " + _esc(axes[1]) if axes[1] else ""}</p>
+<div class="legend">{legend}</div></div>
+<aside id="preview" class="preview" hidden><h3 id="preview-title"></h3>
+<div class="pair"><figure><canvas id="preview-item" width="240" height="120"></canvas>
+<figcaption>the item</figcaption></figure>
+<figure id="preview-recon-figure"><canvas id="preview-recon" width="112" height="112"></canvas>
+<figcaption>its reconstruction</figcaption></figure></div>
+<p id="preview-values" class="note"></p></aside></div>
+<div id="neighbours" hidden><h3 id="neighbours-title"></h3>
+<div id="neighbours-list" class="strip"></div></div></section>"""
+    return body, payload, shown
+
+
+# ---------------------------------------------------------------------------------- build
+def build_report(
+    estimator: Any,
+    X: Any = None,
+    y: Any = None,
+    *,
+    title: str | None = None,
+    data_name: str | None = None,
+    path: str | Path | None = None,
+    max_points: int = 2000,
+    projection: str = "pca",
+    random_state: int = 0,
+) -> str:
+    """The HTML of a report on a fitted estimator, as a string; see :func:`write_report`."""
+    check_is_fitted(estimator, "module_")
+    if not (isinstance(max_points, (int, np.integer)) and max_points >= 2):
+        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
+    from aekit.plot.latent import PROJECTIONS
+
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection must be one of {sorted(PROJECTIONS)}, got {projection!r}")
+    name = type(estimator).__name__
+    title = title or f"{name} report"
+    sections = [_model_section(estimator, Path(path) if path is not None else None)]
+    payload, shown, codes = None, None, None
+    data = None
+    labels = None
+    if X is not None:
+        data = np.asarray(X)
+        if y is not None:
+            labels = np.asarray(y).reshape(-1)
+            expected = len(data)
+            if labels.shape != (expected,):
+                raise ValueError(f"y holds {labels.size} labels for {expected} samples")
+        if hasattr(estimator, "transform"):
+            codes = np.asarray(estimator.transform(data))
+        metrics = _metrics(estimator, data, labels, codes, random_state)
+        note = "Metrics are measured on these data; the model may have been trained on them."
+        sections.append(_data_section(data, labels, data_name, note))
+        sections.append(
+            f'<section id="metrics"><h2>Metrics</h2>{_table(metrics)}</section>' if metrics else ""
+        )
+        if codes is not None and codes.ndim == 2 and len(codes) >= 3:
+            body, payload, shown = _map_section(
+                estimator, data, labels, codes, int(max_points), projection, random_state
+            )
+            sections.append(body)
+    else:
+        sections.append(
+            '<section id="data"><h2>Data</h2><p class="note">No data given: pass data '
+            "(<code>aekit report MODEL --data DATA</code>) for the metrics, the reconstructions "
+            "and the interactive latent map.</p></section>"
+        )
+    figures = _figures(estimator, data, labels, shown, payload, random_state)
+    cells = "".join(
+        f'<figure><h3>{_esc(t)}</h3><img alt="{_esc(t)}" src="data:image/png;base64,{_png(f)}">'
+        f"<figcaption>{_esc(c)}</figcaption></figure>"
+        for t, c, f in figures
+    )
+    if cells:
+        sections.append(
+            f'<section id="figures"><h2>Figures</h2><div class="figures">{cells}</div></section>'
+        )
+    nav = "".join(
+        f'<a href="#{anchor}">{text}</a>'
+        for anchor, text in (
+            ("model", "Model"),
+            ("data", "Data"),
+            ("metrics", "Metrics"),
+            ("latent-map", "Latent map"),
+            ("figures", "Figures"),
+        )
+        if f'id="{anchor}"' in "".join(sections)
+    )
+    script = ""
+    if payload is not None:
+        # "</" cannot end the JSON's script element early once escaped this way.
+        blob = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+        script = (
+            f'<script id="map-data" type="application/json">{blob}</script>'
+            f"<script>{_asset('latent_map.js')}</script>"
+        )
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<link rel="icon" href="data:,">
+<title>{_esc(title)}</title><style>{_asset("report.css")}</style></head>
+<body><header><h1>{_esc(title)}</h1>
+<p class="subtitle">aekit {_esc(aekit.__version__)} · {_esc(when)}</p><nav>{nav}</nav></header>
+<main>{"".join(sections)}</main>
+<footer>Self-contained: every image and script is inside this file; it loads nothing.</footer>
+{script}</body></html>
+"""
+
+
+def write_report(
+    model: Any,
+    out: str | Path | None = None,
+    X: Any = None,
+    y: Any = None,
+    **options: Any,
+) -> Path:
+    """Write a self-contained HTML report of a fitted model and return its path.
+
+    The report shows the model's configuration and size, a summary of the data, metrics
+    (reconstruction error beside PCA with as many components as the code has, the VAE's
+    ELBO, accuracy, or the detector's threshold and ROC-AUC), every plot that applies
+    (training curves, reconstructions, learned features, VAE samples and interpolation,
+    anomaly scores, similar items) and an interactive latent map: hovering a point shows its
+    item, clicking it lists its nearest neighbours. Images, style and script are inlined
+    and a content security policy forbids loading anything, so the file opens anywhere,
+    offline, and can be mailed as it is.
+
+    Parameters
+    ----------
+    model : fitted estimator, or str or Path
+        An estimator, or a saved model directory (loaded with :func:`aekit.load`).
+    out : str or Path, optional
+        The HTML file; by default ``report.html`` inside the model directory (or in the
+        working directory for an estimator). Written atomically.
+    X : array, optional
+        Data for the metrics, reconstructions and the latent map (the training data, or new
+        data of the same shape). Without it the report shows the model alone.
+    y : array of shape (n_samples,), optional
+        Labels of X: the map's colours; for a detector, 0/1 labels give the ROC curve.
+    **options
+        ``title``, ``data_name`` (where X came from), ``path`` (the model's directory, when
+        ``model`` is an estimator loaded from it), ``max_points`` (points on the map,
+        a random subset beyond; default 2000), ``projection`` (``"pca"`` or ``"tsne"`` for
+        codes wider than 2) and ``random_state`` (default 0).
+
+    Returns
+    -------
+    Path
+        The report file.
+
+    Examples
+    --------
+    >>> from aekit import Autoencoder
+    >>> from aekit.datasets import load_digits
+    >>> from aekit.report import write_report
+    >>> X, y = load_digits()
+    >>> ae = Autoencoder(latent_dim=2, epochs=5, random_state=0, verbose=False).fit(X)
+    >>> write_report(ae, "digits-report.html", X, y)  # doctest: +SKIP
+    PosixPath('digits-report.html')
+    """
+    path = options.pop("path", None)
+    if isinstance(model, (str, Path)):
+        path = model
+        model = aekit.load(path)
+    path = None if path is None else Path(path)
+    default = (path / "report.html") if path is not None else Path("report.html")
+    out = Path(out) if out is not None else default
+    page = build_report(model, X, y, path=path, **options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(out)
+    return out

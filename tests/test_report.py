@@ -1,0 +1,295 @@
+"""The HTML report: its sections for every kind of model, the latent map's data, the CLI verb.
+
+The report is checked in a real browser by test_report_browser.py; here its content is read
+as text and its embedded data decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
+
+import aekit
+from aekit import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
+from aekit.report import build_report, write_report
+from aekit.report.latent_map import MAP_SIZE, neighbours
+from test_cli import assert_user_error, run_cli
+
+FAST = {"random_state": 0, "verbose": False}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Small fits and figures: two threads on two shared cores only spin.
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    X, y = aekit.datasets.load_digits()
+    return X[:400], y[:400]
+
+
+@pytest.fixture(scope="module")
+def ae(digits) -> Autoencoder:
+    return Autoencoder(latent_dim=4, epochs=30, **FAST).fit(digits[0])
+
+
+def payload(page: str) -> dict:
+    match = re.search(r'<script id="map-data" type="application/json">(.*?)</script>', page, re.S)
+    assert match, "the report has no latent map data"
+    return json.loads(match.group(1).replace("<\\/", "</"))
+
+
+def images(page: str) -> list[bytes]:
+    return [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def figure_titles(page: str) -> list[str]:
+    return re.findall(r"<figure><h3>([^<]+)</h3><img", page)
+
+
+def metric(page: str, name: str) -> str:
+    match = re.search(rf"<th>{re.escape(name)}</th><td>([^<]+)</td>", page)
+    assert match, f"no metric {name!r}"
+    return match.group(1)
+
+
+def decoded(data: dict, key: str) -> np.ndarray:
+    raw = np.frombuffer(base64.b64decode(data[key]), dtype=np.uint8).astype(np.float64)
+    low, high = data["range"]
+    return (low + raw / 255 * (high - low)).reshape(len(data["x"]), -1)
+
+
+# ------------------------------------------------------------------------- an autoencoder
+def test_report_of_an_autoencoder_has_every_section(ae, digits) -> None:
+    X, y = digits
+    page = build_report(ae, X, y, title="digits <test>", data_name="digits")
+    assert page.startswith("<!doctype html>")
+    assert "<title>digits &lt;test&gt;</title>" in page  # escaped
+    for section in ("model", "data", "metrics", "latent-map", "figures"):
+        assert f'<section id="{section}">' in page
+    config = ae.module_.config
+    widths = "-".join(map(str, [64, *config.hidden, 4]))
+    assert metric(page, "layers") == f"{widths} (the decoder mirrors them)"
+    n_params = sum(p.numel() for p in ae.module_.parameters())
+    assert metric(page, "size").startswith(f"{n_params:,} parameters")
+    assert metric(page, "samples") == "400 of shape (8, 8)"
+    assert metric(page, "source") == "digits"
+    assert figure_titles(page) == [
+        "Training curves",
+        "Reconstructions",
+        "Learned features",
+        "Similar items",
+    ]
+    pngs = images(page)
+    assert len(pngs) == 4 and all(p[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_report_metrics_put_the_model_beside_pca(ae, digits) -> None:
+    X, y = digits
+    page = build_report(ae, X, y)
+    flat = X.reshape(len(X), -1).astype(np.float64)
+    mse = ((flat - ae.reconstruct(X).reshape(len(X), -1)) ** 2).mean()
+    pca = PCA(4, random_state=0).fit(flat)
+    pca_mse = ((flat - pca.inverse_transform(pca.transform(flat))) ** 2).mean()
+    assert float(metric(page, "reconstruction error (MSE per value)")) == pytest.approx(
+        mse, rel=1e-3
+    )
+    text = metric(page, "PCA with 4 components, same data")
+    assert float(text.split()[0]) == pytest.approx(pca_mse, rel=1e-3)
+    assert f"({pca_mse / mse:.2f}x the model&#x27;s)" in text or f"({pca_mse / mse:.2f}x" in text
+
+
+def test_latent_map_data_matches_the_model(ae, digits) -> None:
+    X, y = digits
+    data = payload(build_report(ae, X, y, max_points=300, random_state=1))
+    n = len(data["x"])
+    assert n == 300 and len(set(data["ids"])) == 300  # a random subset, no repeats
+    ids = np.asarray(data["ids"])
+    assert (np.diff(ids) > 0).all() and ids.max() < 400
+    # Points inside the drawing, codes projected by PCA (4-D codes).
+    xy = np.column_stack([data["x"], data["y"]])
+    assert xy.min() >= 0 and xy.max() <= MAP_SIZE
+    assert data["axes"] == ["PC1 of the codes", "PC2 of the codes"]
+    # The hover previews are the samples and their reconstructions, to a byte's precision.
+    step = (data["range"][1] - data["range"][0]) / 255
+    np.testing.assert_allclose(decoded(data, "items"), X[ids].reshape(n, -1), atol=step)
+    recon = ae.reconstruct(X[ids]).reshape(n, -1)
+    np.testing.assert_allclose(decoded(data, "recon"), recon, atol=step)
+    assert data["labels"] == [str(v) for v in y[ids]]
+    np.testing.assert_allclose(data["values"], ae.reconstruction_error(X[ids]), rtol=1e-3)
+    assert data["value_name"] == "reconstruction error"
+    # Clicked neighbours: the exact nearest codes, in the full 4-D code space, self excluded.
+    Z = ae.transform(X[ids]).astype(np.float64)
+    d = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    got = np.asarray(data["neighbours"]).reshape(n, data["k"])
+    assert data["k"] == 8
+    expected = np.sort(d, axis=1)[:, :8] ** 0.5
+    np.testing.assert_allclose(np.sort(np.sqrt(d[np.arange(n)[:, None], got]), 1), expected)
+    assert len(data["colors"]) == n and data["legend"][0][0] == "0"
+
+
+def test_neighbours_leave_each_point_out_even_with_duplicates() -> None:
+    codes = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
+    ids, distances = neighbours(codes, k=2)
+    assert ids.shape == (4, 2)
+    assert all(i not in row for i, row in enumerate(ids))
+    assert set(ids[0]) == {1, 2} and set(ids[1]) == {0, 2}
+    np.testing.assert_allclose(distances[0], [0.0, 1.0])
+
+
+def test_report_is_self_contained(ae, digits) -> None:
+    page = build_report(ae, *digits)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    # No attribute points anywhere but into the page itself.
+    refs = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert refs and all(r.startswith(("data:", "#")) for r in refs), refs
+    assert "<script src" not in page and '<link rel="stylesheet"' not in page
+
+
+def test_report_without_data_shows_the_model(ae) -> None:
+    page = build_report(ae)
+    assert '<section id="model">' in page and "No data given" in page
+    assert 'id="map-data"' not in page and "latent-map" not in page
+    assert figure_titles(page) == ["Training curves", "Learned features"]
+
+
+def test_report_projects_by_tsne_on_request(ae, digits) -> None:
+    data = payload(build_report(ae, *digits, projection="tsne", max_points=150))
+    assert data["axes"] == ["t-SNE 1", "t-SNE 2"]
+
+
+def test_report_errors(ae, digits) -> None:
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        build_report(Autoencoder())
+    with pytest.raises(ValueError, match="labels for 400"):
+        build_report(ae, X, y[:10])
+    with pytest.raises(ValueError, match="max_points"):
+        build_report(ae, X, max_points=1)
+    with pytest.raises(ValueError, match="projection"):
+        build_report(ae, X, projection="umap")
+    with pytest.raises(ValueError, match=r"n_features|features|shape"):
+        build_report(ae, np.zeros((10, 5)))
+
+
+# ------------------------------------------------------------------------ the other models
+def test_report_of_a_vae_shows_samples_interpolation_and_elbo(digits) -> None:
+    X, y = digits
+    vae = VAE(latent_dim=2, epochs=10, **FAST).fit(X)
+    page = build_report(vae, X, y)
+    assert figure_titles(page) == [
+        "Training curves",
+        "Samples",
+        "Reconstructions",
+        "Interpolation",
+        "Learned features",
+        "Similar items",
+    ]
+    elbo = float(metric(page, "ELBO (nats per sample, one-sample estimate)").replace(",", ""))
+    assert elbo == pytest.approx(float(np.mean(vae.elbo(X, random_state=0))), rel=1e-3)
+    assert payload(page)["axes"] == ["z1", "z2"]  # 2-D codes drawn as they are
+    # The interpolation runs between the first digit and the first one of another class.
+    other = int(np.flatnonzero(y != y[0])[0])
+    assert f"samples #0 and #{other}" in page
+
+
+def test_report_of_the_classifier_gives_its_accuracy(digits) -> None:
+    X, y = digits
+    clf = AutoencoderClassifier(hidden=(32, 8), pretrain_epochs=2, epochs=20, **FAST).fit(X, y)
+    page = build_report(clf, X, y)
+    assert float(metric(page, "accuracy")) == pytest.approx(clf.score(X, y), abs=1e-4)
+    data = payload(page)
+    assert data["recon"] is None and data["values"] is None
+    assert metric(page, "layers") == "64-32-8-10 (encoder, then the softmax head)"
+    assert len(data["x"]) == 400
+
+
+def test_report_of_a_detector_shows_scores_and_roc(digits) -> None:
+    X, y = digits
+    outlier = (y != 0).astype(int)
+    train = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y != 0)[:4]])
+    det = AnomalyDetector(contamination=0.05, epochs=10, n_estimators=2, **FAST).fit(X[train])
+    page = build_report(det, X, outlier)
+    assert figure_titles(page)[:2] == ["Training curves", "Anomaly scores"]
+    assert "Learned features" not in figure_titles(page)
+    from sklearn.metrics import roc_auc_score
+
+    auc = roc_auc_score(outlier, det.decision_function(X))
+    assert float(metric(page, "ROC-AUC against the labels")) == pytest.approx(auc, abs=1e-4)
+    assert auc > 0.9  # zeros against the other digits
+    flagged = float(metric(page, "flagged as outliers").rstrip("%")) / 100
+    assert flagged == pytest.approx((det.decision_function(X) > det.threshold_).mean(), abs=1e-4)
+    data = payload(page)
+    assert data["value_name"] == "anomaly score"
+    np.testing.assert_allclose(data["values"], det.decision_function(X), rtol=1e-3)
+
+
+def test_report_of_a_series_detector_maps_its_windows() -> None:
+    t = np.arange(1200)
+    series = np.sin(2 * np.pi * t / 50) + 0.05 * np.random.default_rng(0).normal(size=1200)
+    det = AnomalyDetector(window=40, epochs=5, n_estimators=2, **FAST).fit(series)
+    page = build_report(det, series, max_points=500)
+    data = payload(page)
+    assert data["kind"] == "vector" and data["shape"] == [40]
+    assert len(data["x"]) == 500 and max(data["ids"]) <= 1200 - 40
+    assert data["scores"] is not None  # no labels: coloured by anomaly score
+    ids = np.asarray(data["ids"])
+    windows = np.lib.stride_tricks.sliding_window_view(series, 40)[ids]
+    step = (data["range"][1] - data["range"][0]) / 255
+    np.testing.assert_allclose(decoded(data, "items"), windows, atol=step)
+    assert "Anomaly scores" in figure_titles(page)
+
+
+# ----------------------------------------------------------------------- writing, the CLI
+def test_write_report_from_a_model_directory(ae, digits, tmp_path) -> None:
+    model_dir = ae.save(tmp_path / "model")
+    out = write_report(model_dir, X=digits[0], y=digits[1])
+    assert out == model_dir / "report.html"
+    page = out.read_text(encoding="utf-8")
+    assert f"{model_dir}" in metric(page, "saved at")
+    assert aekit.load(model_dir).latent_dim == 4  # the model directory still loads
+    assert not list(tmp_path.glob("**/*.partial"))
+    other = write_report(ae, tmp_path / "sub" / "r.html")
+    assert other.is_file()
+
+
+def test_report_command(ae, tmp_path, capsys) -> None:
+    model_dir = ae.save(tmp_path / "model")
+    argv = ["report", model_dir, "--data", "digits", "--max-points", "300"]
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    report = model_dir / "report.html"
+    assert f"wrote {report}" in out
+    data = payload(report.read_text(encoding="utf-8"))
+    assert len(data["x"]) == 300 and data["labels"] is not None  # digits bring their labels
+    argv = ["report", model_dir, "--out", tmp_path / "bare.html", "--title", "bare"]
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    assert "<title>bare</title>" in (tmp_path / "bare.html").read_text(encoding="utf-8")
+
+
+def test_report_command_errors(ae, tmp_path, capsys) -> None:
+    model_dir = ae.save(tmp_path / "model")
+
+    def error(argv: list[object]) -> str:
+        return assert_user_error(*run_cli(argv, capsys)[::2], "report")
+
+    assert "nowhere" in error(["report", tmp_path / "nowhere"])
+    assert "--labels needs --data" in error(["report", model_dir, "--labels", "y.npy"])
+    np.save(tmp_path / "five.npy", np.zeros((10, 5), dtype=np.float32))
+    assert "feature" in error(["report", model_dir, "--data", tmp_path / "five.npy"])
+    labels = tmp_path / "y.npy"
+    np.save(labels, np.zeros(3))
+    assert "3 labels" in error(["report", model_dir, "--data", "digits", "--labels", labels])
+    assert not (model_dir / "report.html").exists()
