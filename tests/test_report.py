@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import zlib
 
 import numpy as np
 import pytest
@@ -64,7 +65,8 @@ def metric(page: str, name: str) -> str:
 
 
 def decoded(data: dict, key: str) -> np.ndarray:
-    raw = np.frombuffer(base64.b64decode(data[key]), dtype=np.uint8).astype(np.float64)
+    packed = base64.b64decode(data[key])
+    raw = np.frombuffer(zlib.decompress(packed), dtype=np.uint8).astype(np.float64)
     low, high = data["range"]
     return (low + raw / 255 * (high - low)).reshape(len(data["x"]), -1)
 

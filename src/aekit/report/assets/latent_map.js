@@ -2,7 +2,7 @@
 // tapping) a point previews the item, clicking it lists its nearest neighbours. Everything
 // comes from the JSON in #map-data: nothing is fetched.
 "use strict";
-(function () {
+(async function () {
   const source = document.getElementById("map-data");
   const svg = document.getElementById("map");
   if (!source || !svg) return;
@@ -11,14 +11,16 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const width = data.shape.reduce((a, b) => a * b, 1);
 
-  function decode(b64) {
+  // base64 of zlib-compressed bytes -> Uint8Array, inflated by the browser itself.
+  async function decode(b64) {
     const raw = atob(b64);
-    const out = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-    return out;
+    const packed = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) packed[i] = raw.charCodeAt(i);
+    const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
   }
-  const items = decode(data.items); // (n, width) bytes
-  const recon = data.recon ? decode(data.recon) : null;
+  const items = await decode(data.items); // (n, width) bytes
+  const recon = data.recon ? await decode(data.recon) : null;
 
   function value(bytes, i, j) {
     const [low, high] = data.range;
