@@ -995,3 +995,61 @@ def test_neighbors_as_images_or_lines_on_request(retrieval, data) -> None:
         plot.neighbors(np.zeros((4, 10)), np.zeros((1500, 10)), ids, as_images=True)
     with pytest.raises(ValueError, match="k = 0"):
         plot.neighbors(queries, items, ids[:, :0])
+
+
+# ------------------------------------------------------------------------ anomaly_timeline
+@pytest.fixture(scope="module")
+def series_detector() -> tuple[AnomalyDetector, np.ndarray, np.ndarray]:
+    """A detector of 40-step windows fitted on a clean sine, and a test series with a jump."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1500)
+    clean = np.sin(2 * np.pi * t / 50) + 0.05 * rng.normal(size=1500)
+    with one_thread():
+        det = AnomalyDetector(window=40, epochs=10, n_estimators=2, contamination=0.02)
+        det.set_params(random_state=0, verbose=False).fit(clean)
+    test = np.sin(2 * np.pi * t[:800] / 50) + 0.05 * rng.normal(size=800)
+    test[500:530] += 2.0
+    labels = np.zeros(800, dtype=int)
+    labels[500:530] = 1
+    return det, test, labels
+
+
+def test_anomaly_timeline_of_a_series_detector(series_detector, tmp_path) -> None:
+    det, test, labels = series_detector
+    fig = plot.anomaly_timeline(det, test, labels=labels, title="jump")
+    top, bottom = fig.axes
+    scores = det.decision_function(test)
+    np.testing.assert_array_equal(top.lines[0].get_ydata(), test)
+    score_line, threshold_line, flagged = bottom.lines
+    np.testing.assert_allclose(score_line.get_ydata(), scores)
+    assert list(threshold_line.get_ydata()) == [det.threshold_, det.threshold_]
+    above = np.flatnonzero(scores > det.threshold_)
+    np.testing.assert_array_equal(flagged.get_xdata(), above)
+    assert flagged.get_label() == f"flagged ({len(above)} steps)"
+    # The jump is found: most flagged steps lie on it or within a window of it.
+    near = (above >= 500 - 40) & (above < 530 + 40)
+    assert len(above) > 0 and near.mean() > 0.8
+    assert roc_auc_score(labels, scores) > 0.9
+    # The labelled span is shaded on both axes.
+    for ax in (top, bottom):
+        (span,) = ax.patches
+        x0, x1 = span.get_x(), span.get_x() + span.get_width()
+        assert (x0, x1) == (500, 529)
+    assert bottom.get_xlabel() == "time step"
+    fig.savefig(tmp_path / "timeline.png")
+    assert_png(tmp_path / "timeline.png")
+
+
+def test_anomaly_timeline_of_bare_scores_and_errors(series_detector) -> None:
+    det, test, labels = series_detector
+    scores = det.decision_function(test)
+    fig = plot.anomaly_timeline(scores)
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 1  # no threshold, nothing flagged
+    training = plot.anomaly_timeline(det)  # the training scores, out of fold
+    np.testing.assert_allclose(training.axes[0].lines[0].get_ydata(), det.decision_scores_)
+    with pytest.raises(ValueError, match="series must have shape"):
+        plot.anomaly_timeline(scores, series=test[:10])
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        plot.anomaly_timeline(scores, labels=labels[:10])
+    with pytest.raises(ValueError, match="1-D"):
+        plot.anomaly_timeline(np.zeros((3, 3)))

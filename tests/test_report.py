@@ -250,7 +250,7 @@ def test_report_of_a_series_detector_maps_its_windows() -> None:
     windows = np.lib.stride_tricks.sliding_window_view(series, 40)[ids]
     step = (data["range"][1] - data["range"][0]) / 255
     np.testing.assert_allclose(decoded(data, "items"), windows, atol=step)
-    assert "Anomaly scores" in figure_titles(page)
+    assert figure_titles(page)[1:3] == ["Anomaly scores", "Scores over time"]
 
 
 # ----------------------------------------------------------------------- writing, the CLI

@@ -7,10 +7,11 @@ nothing here touches global state or needs a display; save one with ``fig.savefi
   :func:`features` (first-layer weights), :func:`neighbors` (retrieval results);
 - latent: :func:`latent_map` and :func:`project` (PCA or t-SNE of wide codes);
 - curves: :func:`training_curves` with every loss term;
-- anomaly: :func:`anomaly_scores` (histogram with the threshold, ROC curve with labels).
+- anomaly: :func:`anomaly_scores` (histogram with the threshold, ROC curve with labels) and
+  :func:`anomaly_timeline` (a series' per-step scores against time).
 """
 
-from aekit.plot.anomaly import anomaly_scores
+from aekit.plot.anomaly import anomaly_scores, anomaly_timeline
 from aekit.plot.curves import training_curves
 from aekit.plot.images import (
     TILE_CLIP,
@@ -25,6 +26,7 @@ from aekit.plot.latent import latent_map, project
 __all__ = [
     "TILE_CLIP",
     "anomaly_scores",
+    "anomaly_timeline",
     "features",
     "image_grid",
     "interpolation",

@@ -134,3 +134,103 @@ def anomaly_scores(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) step of every run of True in ``mask``."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def anomaly_timeline(
+    detector_or_scores: Any,
+    series: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    threshold: float | None = None,
+    title: str | None = None,
+) -> Any:
+    """Per-step anomaly scores of a time series against time, with the threshold; above them
+    the series itself when given. Labelled anomalous steps are shaded red, flagged ones
+    (score above the threshold) marked on the time axis.
+
+    Parameters
+    ----------
+    detector_or_scores : fitted AnomalyDetector (with ``window``) or array of shape (T,)
+        A detector scores ``series`` (or gives its training ``decision_scores_`` without
+        one); an array is taken as the scores of the T steps.
+    series : array of shape (T,) or (T, F), optional
+        The series, drawn on its own axes (each feature a line).
+    labels : array of shape (T,), optional
+        1 for the steps of a labelled anomaly (NAB's windows, say), 0 elsewhere.
+    threshold : float, optional
+        The threshold line; by default the detector's ``threshold_``.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes (the scores), or two (the series above the scores).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aekit import plot
+    >>> scores = np.abs(np.random.default_rng(0).normal(size=500))
+    >>> labels = (np.arange(500) > 300) & (np.arange(500) < 340)
+    >>> fig = plot.anomaly_timeline(scores, labels=labels, threshold=2.0)
+    >>> fig.axes[-1].get_xlabel()
+    'time step'
+    """
+    # A detector scores the series it is shown with; bare scores come with their series.
+    X = series if hasattr(detector_or_scores, "get_params") else None
+    scores, threshold = _scores_and_threshold(detector_or_scores, X, threshold)
+    if scores.ndim != 1 or len(scores) == 0:
+        raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores hold NaN or infinite values")
+    steps = np.arange(len(scores))
+    values = None
+    if series is not None:
+        values = np.asarray(series, dtype=np.float64)
+        if values.ndim not in (1, 2) or len(values) != len(scores):
+            raise ValueError(
+                f"series must have shape (T,) or (T, F) with T = {len(scores)} steps, "
+                f"got {values.shape}"
+            )
+    truth = None
+    if labels is not None:
+        truth = np.asarray(labels)
+        if truth.shape != scores.shape or not np.isin(truth, (0, 1)).all():
+            raise ValueError(f"labels must be 0 or 1 for each of the {len(scores)} steps")
+        truth = truth.astype(bool)
+    fig = _figure(10.0, 5.0 if values is not None else 3.0)
+    axes = fig.subplots(2 if values is not None else 1, 1, sharex=True, squeeze=False)[:, 0]
+    ax = axes[-1]
+    ax.plot(steps, scores, color="C0", linewidth=0.8, label="score")
+    if threshold is not None:
+        ax.axhline(threshold, color="k", linestyle="--", linewidth=1, label="threshold")
+        flagged = scores > threshold
+        if flagged.any():
+            ax.plot(
+                steps[flagged],
+                np.full(int(flagged.sum()), scores.min()),
+                "|",
+                color="C1",
+                markersize=8,
+                label=f"flagged ({int(flagged.sum())} steps)",
+            )
+    if values is not None:
+        axes[0].plot(steps, values, linewidth=0.8)
+        axes[0].set_ylabel("value")
+    if truth is not None:
+        for i, (start, stop) in enumerate(_spans(truth)):
+            for a in axes:
+                a.axvspan(start, stop, color="C3", alpha=0.15, label="labelled" if i == 0 else None)
+    ax.set_xlabel("time step")
+    ax.set_ylabel("anomaly score")
+    ax.legend(fontsize="small", loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return fig

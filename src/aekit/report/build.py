@@ -256,6 +256,16 @@ def _figures(
                 ),
             )
         )
+    if _is_detector(estimator) and getattr(estimator, "window", None) and X is not None:
+        steps = y if _binary(y) else None
+        figures.append(
+            (
+                "Scores over time",
+                "the series (top) and its per-step scores with the threshold"
+                + ("; shaded: the labelled anomalies" if steps is not None else ""),
+                lambda: plot.anomaly_timeline(estimator, X, labels=steps),
+            )
+        )
     if payload is not None and shown is not None and X is not None:
         items = _map_items(estimator, X)[shown]
         k = min(6, payload["k"])
