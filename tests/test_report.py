@@ -245,7 +245,9 @@ def test_report_of_a_series_detector_maps_its_windows() -> None:
     data = payload(page)
     assert data["kind"] == "vector" and data["shape"] == [40]
     assert len(data["x"]) == 500 and max(data["ids"]) <= 1200 - 40
-    assert data["scores"] is not None  # no labels: coloured by anomaly score
+    assert data["scores"] is not None  # no labels: coloured by anomaly score, shown once
+    assert data["values"] is None
+    assert metric(page, "series") == "1,200 steps of 1 feature(s), windows of 40"
     ids = np.asarray(data["ids"])
     windows = np.lib.stride_tricks.sliding_window_view(series, 40)[ids]
     step = (data["range"][1] - data["range"][0]) / 255

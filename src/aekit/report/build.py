@@ -107,12 +107,18 @@ def _model_section(estimator: Any, path: Path | None) -> str:
     )
 
 
-def _data_section(X: np.ndarray, y: np.ndarray | None, name: str | None, note: str) -> str:
+def _data_section(
+    X: np.ndarray, y: np.ndarray | None, name: str | None, note: str, window: int | None
+) -> str:
     values = X.astype(np.float64, copy=False)
     rows: list[tuple[str, Any]] = []
     if name:
         rows.append(("source", name))
-    rows.append(("samples", f"{len(X):,} of shape {X.shape[1:] or '(scalar)'}"))
+    if window:
+        features = 1 if X.ndim == 1 else X.shape[1]
+        rows.append(("series", f"{len(X):,} steps of {features} feature(s), windows of {window}"))
+    else:
+        rows.append(("samples", f"{len(X):,} of shape {X.shape[1:]}"))
     rows.append(
         (
             "values",
@@ -328,8 +334,8 @@ def _map_section(
         scores = estimator.decision_function(X)
         values = scores[int(window) - 1 :][shown] if window else scores[shown]
         value_name = "anomaly score"
-        if labels is None:
-            labels = values.astype(np.float64)
+        if labels is None:  # the score becomes the colour, and is shown once
+            labels, values = values.astype(np.float64), None
     payload = map_payload(
         codes[shown],
         items,
@@ -410,7 +416,8 @@ def build_report(
             codes = np.asarray(estimator.transform(data))
         metrics = _metrics(estimator, data, labels, codes, random_state)
         note = "Metrics are measured on these data; the model may have been trained on them."
-        sections.append(_data_section(data, labels, data_name, note))
+        window = getattr(estimator, "window", None)
+        sections.append(_data_section(data, labels, data_name, note, window))
         sections.append(
             f'<section id="metrics"><h2>Metrics</h2>{_table(metrics)}</section>' if metrics else ""
         )
