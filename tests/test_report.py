@@ -237,6 +237,26 @@ def test_report_of_a_detector_shows_scores_and_roc(digits) -> None:
     np.testing.assert_allclose(data["values"], det.decision_function(X), rtol=1e-3)
 
 
+def test_report_of_a_long_series_scores_every_step(monkeypatch) -> None:
+    # Beyond MAX_METRIC_SAMPLES, tables are subsampled for the metrics; a series must not be.
+    from aekit.report import build as build_module
+
+    monkeypatch.setattr(build_module, "MAX_METRIC_SAMPLES", 300)
+    t = np.arange(1200)
+    series = np.sin(2 * np.pi * t / 50) + 0.05 * np.random.default_rng(0).normal(size=1200)
+    series[900:930] += 1.5
+    labels = np.zeros(1200, dtype=int)
+    labels[900:930] = 1
+    det = AnomalyDetector(window=40, epochs=5, n_estimators=2, **FAST).fit(series[:800])
+    page = build_report(det, series, labels, max_points=200)
+    scores = det.decision_function(series)
+    from sklearn.metrics import roc_auc_score
+
+    auc = roc_auc_score(labels, scores)
+    assert float(metric(page, "ROC-AUC against the labels")) == pytest.approx(auc, abs=1e-4)
+    assert "a random 300" not in page
+
+
 def test_report_of_a_series_detector_maps_its_windows() -> None:
     t = np.arange(1200)
     series = np.sin(2 * np.pi * t / 50) + 0.05 * np.random.default_rng(0).normal(size=1200)

@@ -138,30 +138,38 @@ def save(estimator: Any, path: str | Path) -> Path:
     return path
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """Read and check a model directory's config.json; raise ValueError if it is not one."""
+def read_format_json(
+    path: str | Path, filename: str, fmt: str, max_version: int, kind: str, what: str
+) -> dict[str, Any]:
+    """Read ``path / filename``, the JSON description of an aekit ``kind`` directory (a model,
+    an index), and check its ``format`` and ``format_version``; raise ``FileNotFoundError``
+    when ``path`` is missing and ``ValueError`` when it is not such a directory or is damaged.
+    ``what`` names the file's content in the messages ("model configuration")."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no model at {path}")
+        raise FileNotFoundError(f"no {kind} at {path}")
     if not path.is_dir():
-        raise ValueError(f"{path} is not a model directory (expected a folder with {CONFIG})")
-    config_file = path / CONFIG
-    if not config_file.is_file():
-        raise ValueError(f"{path} is not an aekit model: it has no {CONFIG}")
+        raise ValueError(f"{path} is not a {kind} directory (expected a folder with {filename})")
+    described = path / filename
+    if not described.is_file():
+        raise ValueError(f"{path} is not an aekit {kind}: it has no {filename}")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        data = json.loads(described.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{config_file} is damaged: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"{config_file} is not an aekit model configuration")
-    version = config.get("format_version")
+        raise ValueError(f"{described} is damaged: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ValueError(f"{described} is not an aekit {what}")
+    version = data.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{config_file} is damaged: format_version {version!r} is not an integer")
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was saved by a newer aekit (format {config['format_version']}); upgrade aekit"
-        )
-    return config
+        raise ValueError(f"{described} is damaged: format_version {version!r} is not an integer")
+    if version > max_version:
+        raise ValueError(f"{path} was saved by a newer aekit (format {version}); upgrade aekit")
+    return data
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read and check a model directory's config.json; raise ValueError if it is not one."""
+    return read_format_json(path, CONFIG, FORMAT, FORMAT_VERSION, "model", "model configuration")
 
 
 def load(path: str | Path, device: str | None = None) -> Any:

@@ -87,14 +87,6 @@ def _first_layer(estimator: Any) -> Any:
     raise ValueError(f"{type(module).__name__} has no layer with weights to show")
 
 
-def _sample_image_shape(estimator: Any) -> tuple[int, int] | None:
-    """The (h, w) of one training sample of a fitted estimator, when it is an image."""
-    shape = tuple(getattr(estimator, "input_shape_", ()) or ())
-    if len(shape) == 3 and shape[0] == 1:
-        shape = shape[1:]
-    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
-
-
 def features(
     estimator_or_weights: Any,
     n: int = 100,
@@ -150,7 +142,9 @@ def features(
     if hasattr(source, "get_params") or isinstance(source, torch.nn.Module):
         layer = _first_layer(source)
         if image_shape is None:
-            image_shape = _sample_image_shape(source)
+            from aekit.tasks.generation import image_shape as sample_image_shape
+
+            image_shape = sample_image_shape(source)
         if isinstance(layer, torch.nn.Conv2d) and layer.in_channels == 1:
             kernels = layer.weight.detach().float().cpu().numpy()[:, 0]  # (out, kh, kw)
             return _tile_grid(_unit_range(kernels[:n]), _columns(n, kernels), 0.0, 1.0, title)

@@ -50,9 +50,9 @@ def _png(fig: Any) -> str:
 
 
 def _image_shape(estimator: Any) -> tuple[int, int] | None:
-    from aekit.plot.images import _sample_image_shape
+    from aekit.tasks.generation import image_shape
 
-    return None if getattr(estimator, "window", None) else _sample_image_shape(estimator)
+    return None if getattr(estimator, "window", None) else image_shape(estimator)
 
 
 def _is_detector(estimator: Any) -> bool:
@@ -107,9 +107,7 @@ def _model_section(estimator: Any, path: Path | None) -> str:
     )
 
 
-def _data_section(
-    X: np.ndarray, y: np.ndarray | None, name: str | None, note: str, window: int | None
-) -> str:
+def _data_section(X: np.ndarray, y: np.ndarray | None, name: str | None, window: int | None) -> str:
     values = X.astype(np.float64, copy=False)
     rows: list[tuple[str, Any]] = []
     if name:
@@ -133,15 +131,30 @@ def _data_section(
             ("labels", f"{len(classes)} classes ({shown}{', …' if len(classes) > 20 else ''})")
         )
     return (
-        f'<section id="data"><h2>Data</h2>{_table(rows)}<p class="note">{_esc(note)}</p></section>'
+        f'<section id="data"><h2>Data</h2>{_table(rows)}<p class="note">Metrics are measured '
+        "on these data; the model may have been trained on them.</p></section>"
     )
 
 
 def _metrics(
-    estimator: Any, X: np.ndarray, y: np.ndarray | None, codes: np.ndarray | None, seed: int
+    estimator: Any,
+    X: np.ndarray,
+    y: np.ndarray | None,
+    codes: np.ndarray | None,
+    scores: np.ndarray | None,
+    seed: int,
 ) -> list[tuple[str, str]]:
-    """(name, value) rows: reconstruction beside PCA, the VAE's ELBO, accuracy, detection."""
+    """(name, value) rows: reconstruction beside PCA, the VAE's ELBO, accuracy, detection
+    (from ``scores``, a detector's scores of all of X: a series cannot be subsampled)."""
     rows: list[tuple[str, str]] = []
+    if scores is not None:
+        rows.append(("threshold", _num(float(estimator.threshold_))))
+        rows.append(("flagged as outliers", f"{float((scores > estimator.threshold_).mean()):.2%}"))
+        if _binary(y) and len(y) == len(scores):
+            from sklearn.metrics import roc_auc_score
+
+            rows.append(("ROC-AUC against the labels", f"{roc_auc_score(y, scores):.4f}"))
+        return rows
     rng = np.random.default_rng(seed)
     if len(X) > MAX_METRIC_SAMPLES:
         keep = np.sort(rng.choice(len(X), MAX_METRIC_SAMPLES, replace=False))
@@ -162,19 +175,11 @@ def _metrics(
     if hasattr(estimator, "elbo"):
         elbo = float(np.mean(estimator.elbo(X, random_state=seed)))
         rows.append(("ELBO (nats per sample, one-sample estimate)", _num(elbo)))
-    if hasattr(estimator, "predict_proba") and not _is_detector(estimator) and y is not None:
+    if hasattr(estimator, "predict_proba") and y is not None:
         try:
             rows.append(("accuracy", f"{estimator.score(X, y):.4f}"))
         except ValueError as exc:
             rows.append(("accuracy", f"not computed: {exc}"))
-    if _is_detector(estimator):
-        scores = estimator.decision_function(X)
-        rows.append(("threshold", _num(float(estimator.threshold_))))
-        rows.append(("flagged as outliers", f"{float((scores > estimator.threshold_).mean()):.2%}"))
-        if _binary(y) and len(y) == len(scores):
-            from sklearn.metrics import roc_auc_score
-
-            rows.append(("ROC-AUC against the labels", f"{roc_auc_score(y, scores):.4f}"))
     return rows
 
 
@@ -182,6 +187,7 @@ def _figures(
     estimator: Any,
     X: np.ndarray | None,
     y: np.ndarray | None,
+    scores: np.ndarray | None,
     shown: np.ndarray | None,
     payload: dict[str, Any] | None,
     seed: int,
@@ -256,20 +262,22 @@ def _figures(
                 "scores of the data, the threshold from contamination"
                 + ("; right: ROC curve against the labels" if truth is not None else ""),
                 lambda: (
-                    plot.anomaly_scores(estimator, X, labels=truth)
-                    if X is not None
-                    else plot.anomaly_scores(estimator)
+                    plot.anomaly_scores(estimator)
+                    if scores is None
+                    else plot.anomaly_scores(scores, labels=truth, threshold=estimator.threshold_)
                 ),
             )
         )
-    if _is_detector(estimator) and getattr(estimator, "window", None) and X is not None:
+    if scores is not None and getattr(estimator, "window", None):
         steps = y if _binary(y) else None
         figures.append(
             (
                 "Scores over time",
                 "the series (top) and its per-step scores with the threshold"
                 + ("; shaded: the labelled anomalies" if steps is not None else ""),
-                lambda: plot.anomaly_timeline(estimator, X, labels=steps),
+                lambda: plot.anomaly_timeline(
+                    scores, series=X, labels=steps, threshold=estimator.threshold_
+                ),
             )
         )
     if payload is not None and shown is not None and X is not None:
@@ -314,6 +322,7 @@ def _map_section(
     X: np.ndarray,
     y: np.ndarray | None,
     codes: np.ndarray,
+    scores: np.ndarray | None,
     max_points: int,
     projection: str,
     seed: int,
@@ -330,8 +339,7 @@ def _map_section(
         recon = estimator.reconstruct(items)
         values = estimator.reconstruction_error(items)
         value_name = "reconstruction error"
-    elif _is_detector(estimator):
-        scores = estimator.decision_function(X)
+    elif scores is not None:
         values = scores[int(window) - 1 :][shown] if window else scores[shown]
         value_name = "anomaly score"
         if labels is None:  # the score becomes the colour, and is shown once
@@ -402,7 +410,7 @@ def build_report(
     name = type(estimator).__name__
     title = title or f"{name} report"
     sections = [_model_section(estimator, Path(path) if path is not None else None)]
-    payload, shown, codes = None, None, None
+    payload, shown, codes, scores = None, None, None, None
     data = None
     labels = None
     if X is not None:
@@ -414,16 +422,17 @@ def build_report(
                 raise ValueError(f"y holds {labels.size} labels for {expected} samples")
         if hasattr(estimator, "transform"):
             codes = np.asarray(estimator.transform(data))
-        metrics = _metrics(estimator, data, labels, codes, random_state)
-        note = "Metrics are measured on these data; the model may have been trained on them."
+        if _is_detector(estimator):
+            scores = estimator.decision_function(data)
+        metrics = _metrics(estimator, data, labels, codes, scores, random_state)
         window = getattr(estimator, "window", None)
-        sections.append(_data_section(data, labels, data_name, note, window))
+        sections.append(_data_section(data, labels, data_name, window))
         sections.append(
             f'<section id="metrics"><h2>Metrics</h2>{_table(metrics)}</section>' if metrics else ""
         )
         if codes is not None and codes.ndim == 2 and len(codes) >= 3:
             body, payload, shown = _map_section(
-                estimator, data, labels, codes, int(max_points), projection, random_state
+                estimator, data, labels, codes, scores, int(max_points), projection, random_state
             )
             sections.append(body)
     else:
@@ -432,7 +441,7 @@ def build_report(
             "(<code>aekit report MODEL --data DATA</code>) for the metrics, the reconstructions "
             "and the interactive latent map.</p></section>"
         )
-    figures = _figures(estimator, data, labels, shown, payload, random_state)
+    figures = _figures(estimator, data, labels, scores, shown, payload, random_state)
     cells = "".join(
         f'<figure><h3>{_esc(t)}</h3><img alt="{_esc(t)}" src="data:image/png;base64,{_png(f)}">'
         f"<figcaption>{_esc(c)}</figcaption></figure>"

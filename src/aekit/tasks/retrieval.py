@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from aekit._optional import require
-from aekit.io.model_dir import atomic_directory
+from aekit.io.model_dir import atomic_directory, read_format_json
 
 METRICS = ("l2", "cosine")
 BACKENDS = ("auto", "faiss", "exact")
@@ -453,23 +453,8 @@ class LatentIndex(BaseEstimator):
 
 def read_index_meta(path: str | Path) -> dict[str, Any]:
     """Read and check an index directory's index.json; raise ValueError if it is not one."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no index at {path}")
-    meta_file = path / INDEX_JSON
-    if not path.is_dir() or not meta_file.is_file():
-        raise ValueError(f"{path} is not an aekit index: it has no {INDEX_JSON}")
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{meta_file} is damaged: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_file} is not an aekit index description")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{meta_file} is damaged: format_version {version!r} is not an integer")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{path} was saved by a newer aekit (format {version}); upgrade aekit")
+    meta = read_format_json(path, INDEX_JSON, FORMAT, FORMAT_VERSION, "index", "index description")
+    meta_file = Path(path) / INDEX_JSON
     for key in ("count", "dim"):
         value = meta.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
