@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from aekit import Autoencoder
+from test_numerics import THREADS, torch_threads
 
 
 def fast(**params) -> Autoencoder:
@@ -19,9 +20,11 @@ def sse(X, R):
     return float(((X.reshape(len(X), -1) - R.reshape(len(R), -1)) ** 2).sum(1).mean())
 
 
+@pytest.mark.parametrize("threads", THREADS)
 @parametrize_with_checks([fast()])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+def test_sklearn_compatible(estimator, check, threads):
+    with torch_threads(threads):  # the checks must pass at 1 and at 2 threads
+        check(estimator)
 
 
 # ------------------------------------------------------------------- bad input

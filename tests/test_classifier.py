@@ -11,6 +11,7 @@ import aekit
 from aekit import AutoencoderClassifier
 from aekit.models import MODULES
 from aekit.models.classifier import StackedClassifier, StackedConfig
+from test_numerics import THREADS, torch_threads
 
 
 def fast(**params) -> AutoencoderClassifier:
@@ -33,9 +34,11 @@ CHECKED = AutoencoderClassifier(
 )
 
 
+@pytest.mark.parametrize("threads", THREADS)
 @parametrize_with_checks([CHECKED])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+def test_sklearn_compatible(estimator, check, threads):
+    with torch_threads(threads):  # the checks must pass at 1 and at 2 threads
+        check(estimator)
 
 
 @pytest.fixture(scope="module")

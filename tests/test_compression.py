@@ -374,7 +374,10 @@ def test_cli_compress_errors(
 ) -> None:
     rc, _, err = run_cli(["compress", model_dir, "digits", "--out", tmp_path / "c.txt"], capsys)
     assert "use a .npz file name" in assert_user_error(rc, err, "compress")
-    rc, _, err = run_cli(["compress", tmp_path, "digits", "--out", tmp_path / "c.npz"], capsys)
+    (tmp_path / "folder").mkdir()
+    rc, _, err = run_cli(
+        ["compress", tmp_path / "folder", "digits", "--out", tmp_path / "c.npz"], capsys
+    )
     assert "not an aekit model" in assert_user_error(rc, err, "compress")
     np.save(tmp_path / "wide.npy", np.zeros((5, 10)))
     rc, _, err = run_cli(

@@ -26,6 +26,7 @@ from aekit.estimators.detector import _trimmed_objective
 from aekit.models import EnsembleAutoencoder, EnsembleConfig, EnsembleLinear, mahalanobis
 from conftest import shared_file
 from test_cli import assert_user_error, run_cli
+from test_numerics import THREADS, torch_threads
 
 FAST = {"epochs": 5, "n_estimators": 2, "verbose": False, "random_state": 0}
 
@@ -106,8 +107,10 @@ def test_transform_of_a_series_gives_one_code_per_window() -> None:
     assert det.transform(sine_series(300, 1)).shape == (281, det.module_.config.latent_dim)
 
 
-def test_check_estimator() -> None:
-    check_estimator(AnomalyDetector(**FAST))
+@pytest.mark.parametrize("threads", THREADS)
+def test_check_estimator(threads: int) -> None:
+    with torch_threads(threads):  # the checks must pass at 1 and at 2 threads
+        check_estimator(AnomalyDetector(**FAST))
 
 
 def test_random_state_gives_identical_runs(table) -> None:

@@ -267,7 +267,7 @@ def test_unfitted_estimator_and_bad_arguments(data: dict[str, np.ndarray], tmp_p
 def test_foreign_files_are_not_overwritten(data: dict[str, np.ndarray], tmp_path: Path) -> None:
     estimator, _ = fitted("dense", data)
     (tmp_path / "model.onnx").write_bytes(b"someone else's model")
-    with pytest.raises(ValueError, match="not part of an aekit export"):
+    with pytest.raises(ValueError, match="not an aekit ONNX export; not replacing it"):
         export_onnx(estimator, tmp_path)
     assert (tmp_path / "model.onnx").read_bytes() == b"someone else's model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

@@ -440,7 +440,7 @@ def test_save_refuses_non_model_directory(model, tmp_path):
     target = tmp_path / "notes"
     target.mkdir()
     (target / "thesis.tex").write_text("years of work")
-    with pytest.raises(ValueError, match="non-empty directory without an aekit model"):
+    with pytest.raises(ValueError, match="non-empty directory that is not an aekit model"):
         model.save(target)
     assert [p.name for p in target.iterdir()] == ["thesis.tex"]
     assert (target / "thesis.tex").read_text() == "years of work"
@@ -452,7 +452,7 @@ def test_save_refuses_directory_with_foreign_config(model, tmp_path):
     target.mkdir()
     (target / CONFIG).write_text(json.dumps({"model_type": "bert"}))
     (target / "pytorch_model.bin").write_bytes(b"weights that took a week to train")
-    with pytest.raises(ValueError, match="without an aekit model"):
+    with pytest.raises(ValueError, match="not an aekit model"):
         model.save(target)
     assert (target / "pytorch_model.bin").exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.image
@@ -1053,3 +1054,20 @@ def test_anomaly_timeline_of_bare_scores_and_errors(series_detector) -> None:
         plot.anomaly_timeline(scores, labels=labels[:10])
     with pytest.raises(ValueError, match="1-D"):
         plot.anomaly_timeline(np.zeros((3, 3)))
+
+
+def test_user_labels_are_drawn_verbatim_not_as_mathtext() -> None:
+    # Issue 14: a label with "$" (e.g. from a CSV) made matplotlib parse mathtext and fail.
+    from aekit.plot import latent_map, neighbors
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(6, 2))
+    labels = np.array(["$x^$", "a$b", "$", "$x^$", "a$b", "$"])
+    fig = latent_map(Z, labels)
+    fig.savefig(io.BytesIO(), format="png")  # draws every text, parsing mathtext
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(t.replace("\\$", "$") for t in texts) == sorted(set(labels))
+    X = rng.random((6, 4, 4))
+    ids = np.array([[1, 2], [0, 2]])
+    fig = neighbors(X[:2], X, ids, np.zeros((2, 2)), query_labels=labels[:2], item_labels=labels)
+    fig.savefig(io.BytesIO(), format="png")  # draws every text, parsing mathtext

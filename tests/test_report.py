@@ -7,20 +7,27 @@ as text and its embedded data decoded.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import re
 import zlib
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 import aekit
 from aekit import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
-from aekit.report import build_report, write_report
-from aekit.report.latent_map import MAP_SIZE, neighbours
+from aekit.report import build_report, check_report_output, write_report
+from aekit.report.build import json_for_html
+from aekit.report.latent_map import MAP_SIZE, map_payload, neighbours
 from test_cli import assert_user_error, run_cli
 
 FAST = {"random_state": 0, "verbose": False}
@@ -47,7 +54,7 @@ def ae(digits) -> Autoencoder:
 def payload(page: str) -> dict:
     match = re.search(r'<script id="map-data" type="application/json">(.*?)</script>', page, re.S)
     assert match, "the report has no latent map data"
-    return json.loads(match.group(1).replace("<\\/", "</"))
+    return json.loads(match.group(1))
 
 
 def images(page: str) -> list[bytes]:
@@ -317,3 +324,211 @@ def test_report_command_errors(ae, tmp_path, capsys) -> None:
     np.save(labels, np.zeros(3))
     assert "3 labels" in error(["report", model_dir, "--data", "digits", "--labels", labels])
     assert not (model_dir / "report.html").exists()
+
+
+# ------------------------------------------------------------- hostile text, the page's policy
+# Labels that once ended or hid the page's own script ("<!--<script>" turns the HTML parser's
+# script state into one where the real "</script>" no longer ends the element), or that older
+# JavaScript parsers read as a line end (U+2028), or that UTF-8 cannot hold (a lone surrogate).
+HOSTILE = [
+    "<!--<script>",
+    "</script><script>alert(1)</script>",
+    "]]>",
+    "\"double\" 'single' `back`",
+    "line\u2028separator\u2029paragraph",
+    "&amp; &lt;",
+    "\ud800 lone",
+]
+# What the HTML parser looks for inside a script or style element, whatever its type.
+ELEMENT_BREAKERS = re.compile(r"<!--|<script|</script|</style", re.I)
+
+
+class PageParts(HTMLParser):
+    """The page as a browser would split it: its script and style elements with their exact
+    text, the policy of its CSP meta tag, and every attribute named ``style`` or ``on...``."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[tuple[dict, str]] = []
+        self.styles: list[str] = []
+        self.csp: list[str] = []
+        self.inline_attributes: list[str] = []
+        self._open: tuple[str, dict, list[str]] | None = None
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        self.inline_attributes += [a for a in attributes if a == "style" or a.startswith("on")]
+        if tag == "meta" and attributes.get("http-equiv") == "Content-Security-Policy":
+            self.csp.append(attributes["content"])
+        if tag in ("script", "style"):
+            self._open = (tag, attributes, [])
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open[2].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open is not None and tag == self._open[0]:
+            name, attributes, text = self._open
+            if name == "script":
+                self.scripts.append((attributes, "".join(text)))
+            else:
+                self.styles.append("".join(text))
+            self._open = None
+
+
+def policy(page: str) -> dict[str, list[str]]:
+    parts = PageParts(page)
+    assert len(parts.csp) == 1, parts.csp
+    directives = [d.split() for d in parts.csp[0].split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@pytest.fixture(scope="module")
+def hostile_page(ae, digits) -> tuple[str, np.ndarray]:
+    X, _ = digits
+    labels = np.array([HOSTILE[i % len(HOSTILE)] for i in range(len(X))])
+    page = build_report(ae, X, labels, title=HOSTILE[0], data_name=HOSTILE[1], max_points=60)
+    return page, labels
+
+
+def test_hostile_labels_leave_the_page_scripts_intact(hostile_page) -> None:
+    page, labels = hostile_page
+    parts = PageParts(page)
+    # Exactly the report's two scripts: the map's data, then its code, unchanged.
+    assert [a for a, _ in parts.scripts] == [{"id": "map-data", "type": "application/json"}, {}]
+    (_, blob), (_, code) = parts.scripts
+    asset = Path(aekit.report.__file__).parent / "assets" / "latent_map.js"
+    assert code == asset.read_text(encoding="utf-8")
+    data = json.loads(blob)
+    clean = [s.replace("\ud800", "\ufffd") for s in labels]  # what UTF-8 can carry
+    assert data["labels"] == [clean[i] for i in data["ids"]]
+    assert {text for text, _ in data["legend"]} == set(clean)
+    # Python's html.parser (3.11) does not model the script-data escape states that
+    # "<!--<script>" triggers in a browser, so the text is also checked for what the HTML
+    # parser reacts to: nothing at all, the JSON holding no "<", ">", "&" or U+2028/9.
+    assert re.search("[<>&\u2028\u2029]", blob) is None
+    for _, text in parts.scripts:
+        assert ELEMENT_BREAKERS.search(text) is None
+    # The title and the data's name are escaped text, not markup.
+    assert "<title>&lt;!--&lt;script&gt;</title>" in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_policy_allows_exactly_the_pages_own_inline_scripts_and_styles(hostile_page) -> None:
+    page, _ = hostile_page
+    parts = PageParts(page)
+    rules = policy(page)
+    # Data blocks (type application/json) never run; every other script is listed by hash.
+    code = [text for attrs, text in parts.scripts if attrs.get("type") != "application/json"]
+    assert len(code) == 1
+    assert sorted(rules["script-src"]) == sorted(map(sha256_source, code))
+    assert sorted(rules["style-src"]) == sorted(map(sha256_source, parts.styles))
+    assert "'unsafe-inline'" not in page and "'unsafe-eval'" not in page
+    assert rules["default-src"] == ["'none'"] and rules["img-src"] == ["data:"]
+    # Inline style and event attributes would be refused by this policy: the page has none.
+    assert parts.inline_attributes == []
+
+
+def test_policy_of_a_page_without_a_map_allows_no_script(ae) -> None:
+    page = build_report(ae)
+    assert PageParts(page).scripts == []
+    assert policy(page)["script-src"] == ["'none'"]
+
+
+def test_inline_assets_cannot_end_their_element() -> None:
+    assets = Path(aekit.report.__file__).parent / "assets"
+    for name in ("latent_map.js", "report.css"):
+        assert ELEMENT_BREAKERS.search((assets / name).read_text(encoding="utf-8")) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.text() | st.integers() | st.none(), lambda c: st.lists(c, max_size=4)))
+def test_json_for_html_reads_back_and_holds_nothing_html_sees(value) -> None:
+    text = json_for_html(value)
+    assert json.loads(text) == value
+    assert text.isascii() and re.search("[<>&]", text) is None
+
+
+def test_map_data_stays_valid_json_with_non_finite_values() -> None:
+    # A detector scores a row it cannot score +inf (and NaN may reach a reconstruction);
+    # JSON has no such numbers, and JSON.parse would refuse the whole map.
+    rng = np.random.default_rng(0)
+    codes, items = rng.normal(size=(30, 3)), rng.normal(size=(30, 4))
+    recon = items.copy()
+    recon[1] = np.nan
+    values = rng.random(30)
+    values[0], values[2] = np.inf, np.nan
+    scores = rng.random(30)
+    scores[3] = np.inf
+    data = map_payload(
+        codes, items, recon, scores, values, "anomaly score", np.arange(30), None, "pca", 0
+    )
+    json.dumps(data, allow_nan=False)  # raises on a non-finite number
+    assert data["values"][0] == "inf" and data["values"][2] == "nan"
+    assert data["scores"][3] == "inf" and data["colors"][3] == data["legend"][1][1]
+    assert np.isfinite(data["range"]).all()
+
+
+# ------------------------------------------------------------------- where the report goes
+def test_report_output_is_refused_before_any_work(ae, digits, tmp_path, monkeypatch) -> None:
+    from aekit.report import build as build_module
+
+    model_dir = ae.save(tmp_path / "model")
+    config = (model_dir / "config.json").read_bytes()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the report was built before its output was checked")
+
+    monkeypatch.setattr(build_module, "build_report", no_work)
+    with pytest.raises(ValueError, match="is a directory"):
+        write_report(ae, tmp_path, digits[0])
+    for inside in (model_dir / "config.json", model_dir / "sub" / "r.html"):
+        with pytest.raises(ValueError, match="inside the model directory"):
+            write_report(model_dir, inside)
+    # Through a link, and when the model is an estimator loaded from that directory.
+    link = tmp_path / "link.html"
+    link.symlink_to(model_dir / "config.json")
+    with pytest.raises(ValueError, match="inside the model directory"):
+        write_report(ae, link, path=model_dir)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        write_report(ae, tmp_path / "file" / "r.html")
+    assert (model_dir / "config.json").read_bytes() == config
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "link.html", "model"]
+    # What may be written: the model's own report.html (the default), anything outside.
+    assert check_report_output(model_dir / "report.html", model_dir) == model_dir / "report.html"
+    assert check_report_output(tmp_path / "new" / "r.html", model_dir) == tmp_path / "new/r.html"
+
+
+def test_report_is_written_atomically(ae, tmp_path, monkeypatch) -> None:
+    out = write_report(ae, tmp_path / "report.html")
+    before = out.read_bytes()
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    # A write that fails at the disk leaves the old report whole, and nothing beside it.
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        write_report(ae, out, title="new")
+    monkeypatch.undo()
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_report_command_refuses_an_output_inside_the_model(ae, tmp_path, capsys) -> None:
+    model_dir = ae.save(tmp_path / "model")
+    config = (model_dir / "config.json").read_bytes()
+    for out in (model_dir / "config.json", model_dir / "other.html"):
+        rc, _, err = run_cli(["report", model_dir, "--out", out], capsys)
+        assert_user_error(rc, err, "report")
+    assert "lies inside" in err
+    assert (model_dir / "config.json").read_bytes() == config
+    assert not (model_dir / "other.html").exists()

@@ -174,3 +174,65 @@ def test_demo_report_on_a_phone(browser, demo_run) -> None:
         _assert_self_contained(log, report)
     finally:
         ctx.close()
+
+
+# Labels that once ended or hid the page's own script; see test_report.py.
+HOSTILE = [
+    "<!--<script>",
+    "</script><script>document.body.dataset.pwned='1'</script>",
+    "]]>",
+    "\"double\" 'single'",
+    "line\u2028separator",
+    '<img src=x onerror="document.body.dataset.pwned=1">',
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    import numpy as np
+
+    from aekit import Autoencoder
+    from aekit.datasets import load_digits
+    from aekit.report import write_report
+
+    X, _ = load_digits()
+    X = X[:120]
+    labels = np.array([HOSTILE[i % len(HOSTILE)] for i in range(len(X))])
+    ae = Autoencoder(latent_dim=2, epochs=3, random_state=0, verbose=False).fit(X)
+    out = tmp_path_factory.mktemp("hostile") / "report.html"
+    return write_report(ae, out, X, labels, title=HOSTILE[0]), list(labels)
+
+
+def test_hostile_labels_leave_the_map_working(browser, hostile_report) -> None:
+    report, labels = hostile_report
+    ctx, page, log = _open(browser, report, viewport={"width": 1280, "height": 900})
+    try:
+        assert page.locator("#map circle").count() == len(labels)
+        (point,) = _exposed(page, 1)
+        page.hover(f"#map circle[data-i='{point}']")
+        page.locator("#preview").wait_for(state="visible", timeout=5_000)
+        title = page.evaluate("document.getElementById('preview-title').textContent")
+        assert f" · label {labels[int(point)]} · " in title, title
+        legend = page.eval_on_selector_all(".legend span", "s => s.map(e => e.textContent)")
+        assert sorted(legend) == sorted(set(labels))
+        assert page.evaluate("document.body.dataset.pwned") is None
+        _assert_self_contained(log, report)
+    finally:
+        ctx.close()
+
+
+def test_policy_refuses_a_script_that_was_not_written_by_the_report(
+    browser, hostile_report, tmp_path
+) -> None:
+    # Were some text ever to slip past the escaping, the policy's hashes still refuse it.
+    report, _ = hostile_report
+    page_text = report.read_text(encoding="utf-8")
+    injected = "<script>document.body.dataset.pwned='1'</script></body>"
+    tampered = tmp_path / "tampered.html"
+    tampered.write_text(page_text.replace("</body>", injected, 1), encoding="utf-8")
+    ctx, page, log = _open(browser, tampered)
+    try:
+        assert page.evaluate("document.body.dataset.pwned") is None
+        assert any("Content Security Policy" in e for e in log.errors), log.errors
+    finally:
+        ctx.close()

@@ -9,6 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import aekit
 from aekit import VAE
 from aekit.io import describe
+from test_numerics import THREADS, torch_threads
 
 
 def fast(**params) -> VAE:
@@ -16,9 +17,11 @@ def fast(**params) -> VAE:
     return VAE(**{**defaults, **params})
 
 
+@pytest.mark.parametrize("threads", THREADS)
 @parametrize_with_checks([VAE(epochs=2, latent_dim=2, random_state=0, verbose=False)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+def test_sklearn_compatible(estimator, check, threads):
+    with torch_threads(threads):  # the checks must pass at 1 and at 2 threads
+        check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,21 @@ float16 or int8) and print what that costs, in bits and in error, beside PCA at 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aekit.cli._common import add_data_argument, read_data
+from aekit.cli._common import (
+    Input,
+    Output,
+    add_data_argument,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    read_data,
+)
 from aekit.datasets import load as load_data
-from aekit.io import load
 from aekit.tasks.compression import CODE_BITS, compress, compression_report, save_codes
 
 
@@ -44,9 +51,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if Path(args.out).suffix.lower() != ".npz":  # before the work, not after it
-        raise ValueError(f"cannot write codes to {args.out}: use a .npz file name")
-    model = load(args.model, device=args.device)
+    check_paths(
+        [
+            Input(args.model, "MODEL", directory=True),
+            data_input(args.data),
+            data_input(args.pca_fit, "--pca-fit"),
+        ],
+        [Output(args.out, "--out", suffixes=(".npz",))],
+    )
+    check_device(args.device)
+    model = load_model("compress", args.model, args.device)
     X = read_data(args)
     q = compress(model, X, args.dtype)
     X_fit = None if args.pca_fit is None else load_data(args.pca_fit, key=args.pca_key)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from aekit.cli._common import write_array
-from aekit.io import load
+from aekit.cli._common import (
+    ARRAY_SUFFIXES,
+    Input,
+    Output,
+    check_device,
+    check_paths,
+    load_model,
+    write_array,
+)
 from aekit.tasks.compression import decompress, load_codes
 
 
@@ -23,10 +29,14 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if Path(args.out).suffix.lower() not in (".npy", ".csv"):
-        raise ValueError(f"cannot write {args.out}: use a .npy or .csv file name")
+    check_paths(
+        [Input(args.model, "MODEL", directory=True), Input(args.codes, "CODES")],
+        [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
+    )
+    check_device(args.device)
+    model = load_model("decompress", args.model, args.device)
     q = load_codes(args.codes)
-    recon = decompress(load(args.model, device=args.device), q)
+    recon = decompress(model, q)
     path = write_array(args.out, recon)
     print(f"wrote reconstructions of shape {recon.shape} from {q.dtype} codes to {path}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from aekit.cli._common import Output, check_paths
 from aekit.tasks import run_demo
 
 
@@ -19,6 +20,19 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # What run_demo writes, checked before its minutes of training.
+    check_paths(
+        [],
+        [
+            Output(
+                args.out,
+                "--out",
+                kind="folder",
+                writes=("reconstructions.png", "latent_map.png", "report.html"),
+                models=("model",),
+            )
+        ],
+    )
     result = run_demo(args.out, random_state=args.seed, verbose=not args.quiet)
     print(
         f"trained a {result.architecture} autoencoder on {result.n_train} digits "

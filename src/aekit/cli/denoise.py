@@ -4,14 +4,24 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aekit.cli._common import add_data_argument, read_data, write_array
+from aekit.cli._common import (
+    ARRAY_SUFFIXES,
+    Input,
+    Output,
+    add_data_argument,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    read_data,
+    write_array,
+    write_file,
+)
 from aekit.datasets import load as load_data
-from aekit.io import load
 from aekit.tasks.denoising import denoise_figure, run_denoise
 
 
@@ -44,20 +54,34 @@ def _is_image_stack(X: np.ndarray) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     # Refuse a wrong file name or option before the work, not after it.
-    if Path(args.out).suffix.lower() not in (".npy", ".csv"):
-        raise ValueError(f"cannot write {args.out}: use a .npy or .csv file name")
-    if args.png is not None and Path(args.png).suffix.lower() != ".png":
-        raise ValueError(f"--png {args.png}: use a .png file name")
+    outputs = [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)]
+    if args.png is not None:
+        outputs.append(Output(args.png, "--png", suffixes=(".png",)))
+    check_paths(
+        [
+            Input(args.model, "MODEL", directory=True),
+            data_input(args.data),
+            data_input(args.clean, "--clean"),
+        ],
+        outputs,
+    )
     if args.n_images < 1:
         raise ValueError(f"--n-images must be at least 1, got {args.n_images}")
+    check_device(args.device)
+    model = load_model("denoise", args.model, args.device)
     X = read_data(args)
     if args.png is not None and not _is_image_stack(X):
         raise ValueError(
             f"--png draws images, but DATA has samples of shape {X.shape[1:]}, not (h, w)"
         )
     clean = None if args.clean is None else load_data(args.clean, key=args.clean_key)
-    model = load(args.model, device=args.device)
     result = run_denoise(model, X, clean=clean)
+    fig = None
+    if args.png is not None:
+        # Drawn before anything is written, so a failure leaves no output behind.
+        fig = denoise_figure(
+            X, result.denoised, n=args.n_images, title="noisy (top) and denoised (bottom)"
+        )
     path = write_array(args.out, result.denoised)
     line = f"wrote denoised data of shape {result.denoised.shape} to {path}"
     if not result.trained_with_noise:
@@ -69,12 +93,7 @@ def run(args: argparse.Namespace) -> int:
             f"PSNR against the clean data: noisy {result.psnr_noisy:.2f} dB, denoised "
             f"{result.psnr_denoised:.2f} dB ({gain:+.2f} dB)"
         )
-    if args.png is not None:
-        png = Path(args.png)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        fig = denoise_figure(
-            X, result.denoised, n=args.n_images, title="noisy (top) and denoised (bottom)"
-        )
-        fig.savefig(png, dpi=100)
+    if fig is not None:
+        png = write_file(args.png, lambda tmp, f=fig: f.savefig(tmp, dpi=100))
         print(f"wrote {png}")
     return 0

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aekit.cli._common import add_data_argument, read_data, write_array
+from aekit.cli._common import (
+    Input,
+    Output,
+    add_data_argument,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    read_data,
+    write_array,
+    write_file,
+)
 from aekit.datasets import read_series
-from aekit.estimators import AnomalyDetector
-from aekit.io import load
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,34 +60,27 @@ def write_scores(
     path: str | Path, scores: np.ndarray, proba: np.ndarray, labels: np.ndarray, stamps: Any
 ) -> Path:
     """Write one CSV row per sample, atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             time_column = ["timestamp"] if stamps is not None else []
             writer.writerow(["index", *time_column, "score", "probability", "label"])
             for i, (s, p, label) in enumerate(zip(scores, proba, labels, strict=True)):
                 stamp = [str(stamps[i]).replace("T", " ")] if stamps is not None else []
                 writer.writerow([i, *stamp, f"{s:.8g}", f"{p:.6f}", int(label)])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return write_file(path, write)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_paths(
+        [Input(args.model, "MODEL", directory=True), data_input(args.data)],
+        [Output(args.out, "--out", suffixes=(".csv", ".npy"))],
+    )
+    check_device(args.device)
+    detector = load_model("detect", args.model, args.device)
     suffix = Path(args.out).suffix.lower()
-    if suffix not in (".csv", ".npy"):
-        raise ValueError(f"cannot write {args.out}: use a .csv or .npy file name")
-    detector = load(args.model, device=args.device)
-    if not isinstance(detector, AnomalyDetector):
-        raise ValueError(
-            f"{args.model} holds a {type(detector).__name__}, not an anomaly detector; train "
-            "one with: aekit train DATA --model detector --out MODEL"
-        )
     X = read_data(args)
     scores = detector.decision_function(X)
     labels = (scores > detector.threshold_).astype(np.int64)

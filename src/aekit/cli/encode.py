@@ -5,8 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aekit.cli._common import add_data_argument, read_data, write_array
-from aekit.io import load
+from aekit.cli._common import (
+    ARRAY_SUFFIXES,
+    Input,
+    Output,
+    add_data_argument,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    read_data,
+    write_array,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -19,7 +29,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    codes = load(args.model, device=args.device).transform(read_data(args))
+    check_paths(
+        [Input(args.model, "MODEL", directory=True), data_input(args.data)],
+        [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
+    )
+    check_device(args.device)
+    codes = load_model("encode", args.model, args.device).transform(read_data(args))
     path = write_array(args.out, codes)
     print(f"wrote codes of shape {codes.shape} to {path}")
     return 0

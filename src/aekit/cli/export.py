@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from aekit.cli._common import Input, Output, check_model_kind, check_paths, data_input
 from aekit.io import export_onnx
+from aekit.io.onnx import GRAPHS, MANIFEST
 
 # Samples of --data used by the check: enough to exercise the graphs, quick on any data set.
 CHECK_ROWS = 256
@@ -43,6 +45,22 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = [Input(args.model, "MODEL", directory=True)]
+    if args.check:
+        inputs.append(data_input(args.data, "--data"))
+    check_paths(
+        inputs,
+        [
+            Output(
+                args.out,
+                "--out",
+                kind="folder",
+                writes=(*(f"{part}.onnx" for part in GRAPHS), MANIFEST),
+                noun="directory",
+            )
+        ],
+    )
+    check_model_kind("export", args.model)
     X = None
     if args.data is not None and args.check:
         from aekit.datasets import load

@@ -5,12 +5,28 @@ samples.png and interpolation.png."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from aekit.cli._common import (
+    Input,
+    Output,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    save_to,
+    write_file,
+)
 from aekit.datasets import BUILTIN
 from aekit.datasets import load as load_data
-from aekit.io import load
 from aekit.tasks.generation import generate
+
+# What --out receives: the arrays always, the pictures for image models.
+ARRAYS = ("samples.npy", "interpolation.npy")
+PICTURES = ("samples.png", "interpolation.png")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -55,7 +71,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load(args.model, device=args.device)
+    check_paths(
+        [Input(args.model, "MODEL", directory=True), data_input(args.data, "--data")],
+        [Output(args.out, "--out", kind="folder", writes=ARRAYS + PICTURES)],
+    )
+    check_device(args.device)
+    model = load_model("generate", args.model, args.device)
     data = None if args.data is None else load_data(args.data, key=args.key)
     result = generate(
         model,
@@ -66,13 +87,23 @@ def run(args: argparse.Namespace) -> int:
         end=args.end,
         random_state=args.seed,
         ncols=args.ncols,
-        out=args.out,
     )
+    # Written here rather than by generate(out=...), each file atomically.
+    folder = Path(args.out)
+    written = []
+    for name, array in zip(ARRAYS, (result.samples, result.interpolation), strict=True):
+        write_file(folder / name, lambda tmp, a=array: save_to(tmp, np.save, a, allow_pickle=False))
+        written.append(name)
+    for name, fig_name in zip(PICTURES, ("samples", "interpolation"), strict=True):
+        fig = result.figures.get(fig_name)
+        if fig is not None:
+            write_file(folder / name, lambda tmp, f=fig: f.savefig(tmp, dpi=100))
+            written.append(name)
     source = "DATA" if data is not None else "samples"
     line = (
         f"wrote {len(result.samples)} samples and a {len(result.interpolation)}-step "
         f"interpolation ({source} {args.start} -> {args.end}) to {args.out}: "
-        f"{', '.join(result.files)}"
+        f"{', '.join(written)}"
     )
     if result.image_shape is None:
         line += (

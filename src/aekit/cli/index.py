@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aekit.cli._common import add_data_argument, read_data
-from aekit.io import load
+from aekit.cli._common import (
+    Input,
+    Output,
+    add_data_argument,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    read_data,
+)
 from aekit.tasks.retrieval import BACKENDS, METRICS, LatentIndex
 
 
@@ -35,7 +43,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load(args.model, device=args.device)
+    check_paths(
+        [Input(args.model, "MODEL", directory=True), data_input(args.data)],
+        [Output(args.out, "--out", kind="index")],
+    )
+    check_device(args.device)
+    model = load_model("index", args.model, args.device)
     index = LatentIndex(model, metric=args.metric, backend=args.backend).add(read_data(args))
     path = index.save(args.out)
     print(

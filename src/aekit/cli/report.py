@@ -4,12 +4,21 @@ what the model learned (configuration, metrics beside PCA, plots, an interactive
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
-from aekit.cli._common import read_labels
+from aekit.cli._common import (
+    Input,
+    Output,
+    check_device,
+    check_paths,
+    data_input,
+    load_model,
+    read_labels,
+)
 from aekit.datasets import BUILTIN
 from aekit.datasets import load as load_data
-from aekit.io import load
 from aekit.plot.latent import PROJECTIONS
 from aekit.report import write_report
 
@@ -32,7 +41,9 @@ def add_parser(subparsers: Any) -> None:
         help="labels of DATA (.npy or .csv), the map's colours; built-in data bring their own",
     )
     parser.add_argument(
-        "--out", metavar="FILE", help="the HTML file (default: MODEL_DIR/report.html)"
+        "--out",
+        metavar="FILE",
+        help="the HTML file (default: MODEL_DIR/report.html, the one file it may add there)",
     )
     parser.add_argument("--title", help="the page title")
     parser.add_argument(
@@ -52,14 +63,27 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.labels and not args.data:
         raise ValueError("--labels needs --data: they label the samples of DATA")
-    model = load(args.model, device=args.device)
+    beside = Path(args.model) / "report.html"
+    out = Path(args.out) if args.out else beside
+    # The report may sit beside the model's files, by default; nothing else goes in there.
+    inside_ok = os.path.realpath(out) == os.path.realpath(beside)
+    check_paths(
+        [
+            Input(args.model, "MODEL_DIR", directory=True),
+            data_input(args.data, "--data"),
+            Input(args.labels, "--labels"),
+        ],
+        [Output(out, "--out", suffixes=(".html", ".htm"), inside_ok=inside_ok)],
+    )
+    check_device(args.device)
+    model = load_model("report", args.model, args.device)
     X = y = None
     if args.data:
         X = load_data(args.data, key=args.key)
         y = read_labels(args, len(X))
     out = write_report(
         model,
-        args.out if args.out else f"{args.model.rstrip('/')}/report.html",
+        out,
         X,
         y,
         title=args.title,

@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from aekit.cli._common import read_data
+from aekit.cli._common import (
+    Input,
+    Output,
+    check_device,
+    check_paths,
+    data_input,
+    read_data,
+    save_to,
+    write_file,
+)
 from aekit.datasets import BUILTIN
 from aekit.tasks.retrieval import BACKENDS, LatentIndex
 
@@ -50,10 +59,8 @@ def write_results(path: str | Path, distances: np.ndarray, ids: np.ndarray) -> P
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"cannot write {path}: use a .csv or .npz file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
-        np.savez(path, ids=ids, distances=distances)
-        return path
+        return write_file(path, lambda tmp: save_to(tmp, np.savez, ids=ids, distances=distances))
     n, k = ids.shape
     rows = zip(
         np.repeat(np.arange(n), k).tolist(),
@@ -62,16 +69,22 @@ def write_results(path: str | Path, distances: np.ndarray, ids: np.ndarray) -> P
         distances.ravel().tolist(),
         strict=True,
     )
-    with path.open("w", encoding="utf-8", newline="") as f:
-        f.write("query,rank,id,distance\n")
-        f.writelines(f"{q},{r},{i},{d:.8g}\n" for q, r, i, d in rows)
-    return path
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            f.write("query,rank,id,distance\n")
+            f.writelines(f"{q},{r},{i},{d:.8g}\n" for q, r, i, d in rows)
+
+    return write_file(path, write)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_paths(
+        [Input(args.index, "INDEX", directory=True), data_input(args.data, "QUERIES")],
+        [Output(args.out, "--out", suffixes=SUFFIXES)],
+    )
+    check_device(args.device)
     out = Path(args.out)
-    if out.suffix.lower() not in SUFFIXES:  # before the work, not after it
-        raise ValueError(f"cannot write {out}: use a .csv or .npz file name")
     index = LatentIndex.load(args.index, backend=args.backend, device=args.device)
     distances, ids = index.search(read_data(args), args.k)
     path = write_results(out, distances, ids)

@@ -14,7 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aekit.cli._common import add_data_argument, read_data, read_labels
+from aekit.cli._common import (
+    Input,
+    Output,
+    add_data_argument,
+    check_device,
+    check_paths,
+    data_input,
+    read_data,
+    read_labels,
+)
+from aekit.datasets import BUILTIN_LABELS
 from aekit.estimators import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
 from aekit.estimators.base import TorchEstimator
 
@@ -162,10 +172,19 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    X = read_data(args)
+    # Every mistake that can be seen before training is refused before reading DATA.
+    check_paths(
+        [data_input(args.data), Input(args.labels, "--labels"), Input(args.config, "--config")],
+        [Output(args.out, "--out", kind="model")],
+    )
     if args.labels and args.model != "classifier":
         raise ValueError("--labels is an option of --model classifier")
-    ae = MODELS[args.model](**estimator_params(args))
+    if args.model == "classifier" and not args.labels and args.data not in BUILTIN_LABELS:
+        raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
+    params = estimator_params(args)
+    check_device(params.get("device"))
+    X = read_data(args)
+    ae = MODELS[args.model](**params)
     start = time.perf_counter()
     if args.model == "classifier":
         y = read_labels(args, len(X))

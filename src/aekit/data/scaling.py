@@ -13,11 +13,17 @@ class Scaling:
     offset: np.ndarray  # (D,) subtracted first
     scale: np.ndarray  # (D,) divided by next; never zero
 
+    # Both map float32 to float32 through float64. A value beyond float32's range becomes inf
+    # without a numpy warning: the estimators check their arrays for non-finite rows and name
+    # them in a ValueError (or flag them, in the anomaly detector).
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.offset) / self.scale).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return ((X - self.offset) / self.scale).astype(np.float32)
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        return (X * self.scale + self.offset).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (X * self.scale + self.offset).astype(np.float32)
 
 
 def _standard(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
+
+# Rows a non-finite error names before "and N more".
+NAMED_ROWS = 5
+
+
+def check_dense(X: Any, name: str = "X") -> None:
+    """Refuse a scipy sparse matrix or array with a ValueError that says how to densify it.
+
+    Sparse input is not supported yet; scikit-learn's own refusal is a TypeError.
+    """
+    if scipy.sparse.issparse(X):
+        raise ValueError(
+            f"{name} is a scipy sparse {type(X).__name__}; aekit needs dense input for now: "
+            f"pass {name}.toarray()"
+        )
 
 
 def _is_stack(X: Any) -> bool:
@@ -28,12 +44,21 @@ def check_samples(
     also records ``feature_names_in_``. Higher-rank input (an image stack ``(n, h, w)``) is
     accepted as it is and flattened; its sample shape is remembered as ``input_shape_`` so that
     outputs come back in it. With ``reset=False`` the feature count must match the fit.
+
+    Sparse matrices are refused (densify them with ``X.toarray()``), and so are samples with
+    no values: a zero anywhere in the sample shape, such as ``(n, 0, 8)``.
     """
+    check_dense(X)
     if _is_stack(X):
         X = check_array(
             X, allow_nd=True, ensure_2d=False, dtype=np.float32, ensure_min_samples=min_samples
         )
         sample_shape = tuple(X.shape[1:])
+        if 0 in sample_shape:
+            raise ValueError(
+                f"X has samples of shape {sample_shape}, which hold no values; every axis of "
+                "a sample needs at least one entry"
+            )
         n_features = int(np.prod(sample_shape))
         if reset:
             if hasattr(estimator, "feature_names_in_"):
@@ -54,3 +79,33 @@ def check_samples(
     if reset:
         estimator.input_shape_ = sample_shape
     return np.ascontiguousarray(X, dtype=np.float32), sample_shape
+
+
+def nonfinite_rows(*arrays: np.ndarray) -> np.ndarray:
+    """Mask (n,) of the rows holding a NaN or an infinity in any of ``arrays`` (each (n, ...))."""
+    bad = np.zeros(len(arrays[0]), dtype=bool)
+    for a in arrays:
+        bad |= ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+    return bad
+
+
+def refuse_nonfinite(bad: np.ndarray, name: str = "X", where: str = "in the model") -> None:
+    """Raise a ValueError naming the first rows of ``bad`` (a row mask), if any.
+
+    Finite input can still leave float32's range on the way (1e37 z-scored by a small scale, or
+    an activation that overflows): the result of such a row would be NaN or infinite, so it is
+    refused rather than returned. ``where`` says where, for the message.
+    """
+    rows = np.flatnonzero(bad)
+    if not rows.size:
+        return
+    named = ", ".join(str(int(i)) for i in rows[:NAMED_ROWS])
+    more = f" and {rows.size - NAMED_ROWS} more" if rows.size > NAMED_ROWS else ""
+    if rows.size == 1:
+        subject, verb, whose = f"row {named} of {name}", "leaves", "its result would be"
+    else:
+        subject, verb, whose = f"rows {named}{more} of {name}", "leave", "their results would be"
+    raise ValueError(
+        f"{subject} {verb} float32's range {where}, so {whose} NaN or infinite; such values "
+        "lie far outside the range of the training data"
+    )

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from aekit.datasets.files import read_idx
+from aekit.datasets.files import _read_npz_arrays, read_idx
 
 MNIST_FILES = {
     "X_train": "train-images-idx3-ubyte",
@@ -86,7 +86,7 @@ def load_mnist(path: str | Path | None = None) -> Split:
                 files = {k: _find_idx(folder, stem) for k, stem in MNIST_FILES.items()}
                 if all(files.values()):
                     arrays = {k: read_idx(f) for k, f in files.items() if f is not None}
-                    return _split(arrays)
+                    return _split(arrays, folder)
                 searched.append(str(folder))
         elif place.exists():
             raise ValueError(f"{place} is neither a .npz file nor a directory")
@@ -101,15 +101,41 @@ def load_mnist(path: str | Path | None = None) -> Split:
 
 
 def _from_npz(path: Path) -> Split:
-    with np.load(path, allow_pickle=False) as npz:
-        keys = {k.lower(): k for k in npz.files}
-        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in keys]
+    def choose(names: list[str]) -> list[str]:
+        # The first array of each name in any case (Keras writes x_train, others X_train).
+        by_lower: dict[str, str] = {}
+        for name in names:
+            by_lower.setdefault(name.lower(), name)
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in by_lower]
         if missing:
             raise ValueError(f"{path} lacks the arrays {missing}")
-        return _split({k: npz[keys[k.lower()]] for k in MNIST_FILES})
+        return [by_lower[k.lower()] for k in MNIST_FILES]
+
+    arrays = _read_npz_arrays(path, choose)
+    return _split(dict(zip(MNIST_FILES, arrays.values(), strict=True)), path)
 
 
-def _split(arrays: dict[str, np.ndarray]) -> Split:
+def _split(arrays: dict[str, np.ndarray], source: Path) -> Split:
+    """The four arrays as a Split, once they are checked to be images and labels that match."""
+    for part in ("train", "test"):
+        images, labels = arrays[f"X_{part}"], arrays[f"y_{part}"]
+        if images.dtype.kind not in "biuf" or images.ndim < 2:
+            raise ValueError(
+                f"{source}: the {part} images must be a numeric array of samples, got "
+                f"{images.dtype} of shape {images.shape}"
+            )
+        # Labels are class numbers; a cast of NaN or 2.5 to int64 would invent classes.
+        if labels.dtype.kind not in "biuf" or labels.shape != (len(images),):
+            raise ValueError(
+                f"{source}: the {part} labels must be {len(images)} numbers, one per image, "
+                f"got {labels.dtype} of shape {labels.shape}"
+            )
+        if (
+            labels.dtype.kind == "f"
+            and not (np.isfinite(labels) & (labels == np.round(labels))).all()
+        ):
+            raise ValueError(f"{source}: the {part} labels hold values that are not class numbers")
+
     def images(a: np.ndarray) -> np.ndarray:
         return (a.astype(np.float32) / 255.0) if a.dtype == np.uint8 else a.astype(np.float32)
 

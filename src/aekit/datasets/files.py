@@ -1,10 +1,23 @@
-"""Readers for array files: NPY, NPZ, CSV and IDX (the MNIST format), gzipped or not."""
+"""Readers for array files: NPY, NPZ, CSV and IDX (the MNIST format), gzipped or not.
+
+Data files come from anywhere, so every reader treats their bytes as hostile: sizes announced
+by a header are checked against the bytes actually there before anything is allocated, a
+gzip or zip member is decompressed only as far as it really goes, nothing is unpickled, and
+every way a file can be damaged ends in a ``ValueError`` that names the file.
+"""
 
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import struct
+import tokenize
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -18,7 +31,68 @@ _IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 
+# Bytes read per call from a stream whose length only the data itself proves (a gzip or zip
+# member): what is held grows with what was really decompressed, not with what a header says.
+_CHUNK = 1 << 22
 
+# numpy's own bound on a .npy header (``max_header_size``), checked here before the header
+# is read: numpy reads the announced length first, which may be 4 GB in a 2.0 header.
+_MAX_NPY_HEADER = 10_000
+_NPY_MAGIC = b"\x93NUMPY"
+# What numpy's header parser (ast.literal_eval, its Python 2 token filter, dtype building)
+# raises on a damaged header; all of it means the same to a user: a damaged file.
+_NPY_HEADER_ERRORS = (
+    ValueError,
+    SyntaxError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    tokenize.TokenError,
+)
+# What zipfile and zlib raise on a damaged archive besides ValueError (BadZipFile, a bad
+# offset's OSError, a cut deflate stream's EOFError, an unknown method's NotImplementedError,
+# an encrypted member's RuntimeError, a malformed zip64 record's struct.error).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    OverflowError,
+)
+# The compression methods numpy writes (np.savez, np.savez_compressed); others, such as
+# bzip2 whose expansion ratio is unbounded in practice, are refused.
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def _regular_file(path: str | Path) -> Path:
+    """``path`` if it is a regular file (links followed): a FIFO or a device could block or
+    never end, and a directory is no data file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file")
+    return path
+
+
+def _read_up_to(f: IO[bytes], limit: int) -> bytearray:
+    """At most ``limit`` bytes of ``f``, in chunks, so that memory follows the bytes that are
+    really there, never the ``limit`` (which a header may have inflated)."""
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = f.read(min(_CHUNK, limit - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+# ----------------------------------------------------------------------------- IDX
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw) such as ``t10k-images-idx3-ubyte.gz``.
 
@@ -29,75 +103,179 @@ def read_idx(path: str | Path) -> np.ndarray:
     >>> images.shape  # doctest: +SKIP
     (10000, 28, 28)
     """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    path = _regular_file(path)
+    gzipped = path.suffix == ".gz"
     try:
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+                raise ValueError(f"{path} is not an IDX file (bad magic number)")
+            dtype, ndim = _IDX_TYPES[magic[2]], magic[3]
+            if ndim == 0:
+                raise ValueError(f"{path} is not an IDX file: its header announces no dimension")
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{path} is a truncated IDX file")
+            shape = struct.unpack(f">{ndim}I", dims)
+            header = 4 + 4 * ndim
+            expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            if gzipped:
+                # One byte past the announced end: reading it also reaches the stream's end,
+                # where gzip checks its CRC-32 and length.
+                size = header + len(data := _read_up_to(f, expected - header + 1))
+            else:
+                size = path.stat().st_size
+                data = _read_up_to(f, expected - header) if size == expected else bytearray()
+    except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path} could not be read as an IDX file: {exc}") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{path} is not an IDX file (bad magic number)")
-    dtype, ndim = _IDX_TYPES[data[2]], data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{path} is a truncated IDX file")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(data) != expected:
-        raise ValueError(f"{path} holds {len(data)} bytes, but its header announces {expected}")
-    return (
-        np.frombuffer(data, dtype=dtype, offset=header)
-        .reshape(shape)
-        .astype(dtype.newbyteorder("="))
-    )
+    if size != expected:
+        what = "decompressed bytes" if gzipped else "bytes"
+        raise ValueError(
+            f"{path} holds {size}{'+' if gzipped and size > expected else ''} {what}, but its "
+            f"header announces {expected}"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+# ----------------------------------------------------------------------------- NPY / NPZ
+def _npy_header(f: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Parse a .npy header from ``f``: (shape, fortran_order, dtype, header length in bytes)."""
+    magic = f.read(len(_NPY_MAGIC) + 2)
+    if len(magic) < len(_NPY_MAGIC) + 2 or not magic.startswith(_NPY_MAGIC):
+        raise ValueError(f"{name} is not a .npy array (bad magic string)")
+    version = (magic[-2], magic[-1])
+    if version == (1, 0):
+        length_size, parse = 2, np.lib.format.read_array_header_1_0
+    elif version == (2, 0):
+        length_size, parse = 4, np.lib.format.read_array_header_2_0
+    else:  # 3.0 only differs for structured dtypes with non-Latin-1 field names
+        raise ValueError(f"{name}: .npy format version {version[0]}.{version[1]} is not supported")
+    length = f.read(length_size)
+    if len(length) < length_size:
+        raise ValueError(f"{name} is a truncated .npy array")
+    n = int.from_bytes(length, "little")
+    if n > _MAX_NPY_HEADER:
+        raise ValueError(f"{name} announces a .npy header of {n} bytes; a real one is shorter")
+    header = f.read(n)
+    if len(header) < n:
+        raise ValueError(f"{name} is a truncated .npy array")
+    try:
+        shape, fortran_order, dtype = parse(io.BytesIO(length + header))
+    except _NPY_HEADER_ERRORS as exc:
+        raise ValueError(f"{name} has a damaged .npy header: {exc}") from None
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{name} has a damaged .npy header: negative shape {shape}")
+    if dtype.hasobject:
+        raise ValueError(
+            f"{name} could not be read as a numeric .npy array: it holds Python objects, which "
+            "would need unpickling"
+        )
+    if dtype.itemsize == 0:
+        raise ValueError(f"{name} could not be read as a numeric .npy array: dtype {dtype}")
+    return shape, fortran_order, dtype, len(magic) + length_size + n
+
+
+def _read_npy_stream(f: IO[bytes], size: int, name: str) -> np.ndarray:
+    """The array in the .npy stream ``f`` of ``size`` bytes, checked against its header
+    before anything is allocated (numpy would allocate what the header announces)."""
+    shape, fortran_order, dtype, header = _npy_header(f, name)
+    count = math.prod(shape)
+    expected = count * dtype.itemsize
+    if size - header != expected:
+        raise ValueError(
+            f"{name} holds {size - header} bytes of array data, but its header announces "
+            f"{expected} (shape {shape}, dtype {dtype})"
+        )
+    data = _read_up_to(f, expected)
+    if len(data) != expected or f.read(1):  # the extra read reaches a zip member's CRC check
+        raise ValueError(f"{name} does not hold the {expected} bytes its header announces")
+    array = np.frombuffer(data, dtype=dtype, count=count)  # writeable: data is a bytearray
+    if fortran_order:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
 
 
 def read_npy(path: str | Path) -> np.ndarray:
     """Read a ``.npy`` array (object arrays are refused: they would need unpickling)."""
+    path = _regular_file(path)
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{path} could not be read as a numeric .npy array: {exc}") from None
+        with open(path, "rb") as f:
+            return _read_npy_stream(f, path.stat().st_size, str(path))
+    except OSError as exc:
+        raise ValueError(f"{path} could not be read: {exc}") from None
+
+
+def _npz_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Array name -> zip entry, named as np.load names them: the entry's name less ``.npy``.
+
+    Every entry counts, as for np.load: leaving out an odd one (a name damaged in the zip's
+    directory) could make another array "the only one" and silently answer with it."""
+    return {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+
+
+def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    if info.compress_type not in _ZIP_METHODS:
+        raise ValueError(
+            f"{name} is compressed with zip method {info.compress_type}, which numpy never writes"
+        )
+    with archive.open(info) as f:
+        return _read_npy_stream(f, info.file_size, name)
+
+
+def _read_npz_arrays(path: Path, choose: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray]:
+    """Read the arrays that ``choose(names in the archive)`` picks from the ``.npz`` ``path``;
+    only those are decompressed."""
+    path = _regular_file(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = _npz_members(archive)
+            return {
+                key: _read_npz_member(archive, members[key], f"{path}[{key!r}]")
+                for key in choose(list(members))
+            }
+    except _ZIP_ERRORS as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} could not be read as a .npz archive: {exc}") from None
 
 
 def read_npz(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read one array from a ``.npz`` archive.
 
     ``key`` names the array; by default the only array, else the first of ``x_train``, ``X``,
-    ``x``, ``data`` found.
+    ``x``, ``data`` found. Only that array is decompressed.
     """
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path} could not be read as a .npz archive: {exc}") from None
-    with archive:
-        keys = list(archive.files)
-        if key is None:
-            preferred = [k for k in ("x_train", "X", "x", "data") if k in keys]
-            if len(keys) == 1:
-                key = keys[0]
-            elif preferred:
-                key = preferred[0]
-            else:
-                raise ValueError(f"{path} holds several arrays {keys}; say which one with key=")
-        if key not in keys:
-            raise ValueError(f"{path} has no array {key!r}; it holds {keys}")
-        return archive[key]
+
+    def choose(keys: list[str]) -> list[str]:
+        if key is not None:
+            if key not in keys:
+                raise ValueError(f"{path} has no array {key!r}; it holds {keys}")
+            return [key]
+        preferred = [k for k in ("x_train", "X", "x", "data") if k in keys]
+        if len(keys) == 1:
+            return keys
+        if preferred:
+            return preferred[:1]
+        if not keys:
+            raise ValueError(f"{path} holds no arrays")
+        raise ValueError(f"{path} holds several arrays {keys}; say which one with key=")
+
+    (array,) = _read_npz_arrays(Path(path), choose).values()
+    return array
 
 
+# ----------------------------------------------------------------------------- CSV
 def read_csv(path: str | Path) -> np.ndarray:
     """Read a numeric CSV file (comma-separated; a header line is detected and skipped).
 
     A first column of timestamps (a time series, as NAB's ``timestamp,value`` files) is left
     out: the result holds the value columns, shape (T, F)."""
-    path = Path(path)
-    with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
-        first = f.readline()
+    path = _regular_file(path)
+    try:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
+            first = f.readline()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a UTF-8 text file: {exc}") from None
     try:
         [float(v) for v in first.strip().split(",")]
         skip = 0
@@ -130,9 +308,7 @@ READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read an array file by its suffix: ``.npy``, ``.npz`` (``key`` picks the array), ``.csv``,
     or IDX (``*-ubyte``, ``.idx``, optionally ``.gz``)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+    path = _regular_file(path)
     name = path.name.removesuffix(".gz")
     if "-idx" in name or name.endswith("-ubyte") or name.endswith(".idx"):
         return read_idx(path)

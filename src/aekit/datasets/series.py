@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from aekit.datasets.files import _regular_file
 
 
 class Series(NamedTuple):
@@ -15,12 +18,26 @@ class Series(NamedTuple):
     labels: np.ndarray | None  # (T,) 1 inside a labelled anomaly window, 0 outside; None unknown
 
 
+_YEAR = re.compile(r"\s*([+-]?\d+)-")
+
+
 def _parse_times(column: list[str]) -> np.ndarray | None:
-    """``column`` as datetime64 ("2014-07-01 00:00:00", ISO 8601), or None if it is not one."""
+    """``column`` as datetime64 ("2014-07-01 00:00:00", ISO 8601), or None if it is not one.
+
+    "NaT" is no time, and numpy wraps a year too large for datetime64 around without a word
+    ("99999999999999999999-01-01" becomes a year before Christ): both are refused."""
     try:
-        return np.array([np.datetime64(v.strip().replace(" ", "T")) for v in column])
+        times = np.array([np.datetime64(v.strip().replace(" ", "T")) for v in column])
     except ValueError:
         return None
+    if times.dtype.kind != "M" or np.isnat(times).any():
+        return None
+    years = times.astype("datetime64[Y]").astype(np.int64) + 1970
+    for text, year in zip(column, years.tolist(), strict=True):
+        written = _YEAR.match(text)
+        if written is not None and int(written.group(1)) != year:
+            return None
+    return times
 
 
 def read_series(path: str | Path) -> Series:
@@ -36,14 +53,12 @@ def read_series(path: str | Path) -> Series:
     >>> s.values.tolist(), str(s.timestamps[1])
     ([3.0, 4.0], '2014-07-01T00:30:00')
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    lines = [
-        line.strip().split(",")
-        for line in path.read_text(encoding="utf-8-sig").splitlines()
-        if line.strip()
-    ]
+    path = _regular_file(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a UTF-8 text file: {exc}") from None
+    lines = [line.strip().split(",") for line in text.splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"{path} is empty")
 
@@ -82,8 +97,11 @@ def nab_labels(timestamps: np.ndarray, windows: list[list[str]]) -> np.ndarray:
     timestamps, both ends included), 0 elsewhere."""
     labels = np.zeros(len(timestamps), dtype=np.int64)
     for start, end in windows:
-        begin = np.datetime64(start.replace(" ", "T"))
-        finish = np.datetime64(end.replace(" ", "T"))
+        try:
+            begin = np.datetime64(start.replace(" ", "T"))
+            finish = np.datetime64(end.replace(" ", "T"))
+        except ValueError as exc:
+            raise ValueError(f"anomaly window [{start!r}, {end!r}]: {exc}") from None
         labels[(timestamps >= begin) & (timestamps <= finish)] = 1
     return labels
 
@@ -111,8 +129,28 @@ def load_nab(path: str | Path, windows: str | Path | None = None) -> Series:
         windows = path.parent / "combined_windows.json"
         if not windows.is_file():
             return series
-    table = json.loads(Path(windows).read_text(encoding="utf-8"))
-    matches = [k for k in table if k.split("/")[-1] == path.name]
+    return series._replace(labels=nab_labels(series.timestamps, _read_windows(windows, path.name)))
+
+
+def _read_windows(windows: str | Path, name: str) -> list[list[str]]:
+    """The anomaly windows of the series file ``name`` in NAB's ``combined_windows.json``:
+    ``{"<folder>/<file>.csv": [[start, end], ...], ...}``, checked before use."""
+    windows = _regular_file(windows)
+    try:
+        table = json.loads(windows.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: arrays nested thousands deep exhaust the parser's stack.
+        raise ValueError(f"{windows} is not a JSON file: {exc}") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"{windows} must map series files to their anomaly windows")
+    matches = [k for k in table if k.split("/")[-1] == name]
     if not matches:
-        raise ValueError(f"{windows} has no anomaly windows for {path.name}")
-    return series._replace(labels=nab_labels(series.timestamps, table[matches[0]]))
+        raise ValueError(f"{windows} has no anomaly windows for {name}")
+    spans = table[matches[0]]
+    if not isinstance(spans, list) or not all(
+        isinstance(s, list) and len(s) == 2 and all(isinstance(t, str) for t in s) for s in spans
+    ):
+        raise ValueError(
+            f"{windows}: the windows of {matches[0]} must be [start, end] pairs of timestamps"
+        )
+    return spans

@@ -12,7 +12,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.data import check_samples, fit_scaling, in_unit_interval
+from aekit.data import check_dense, check_samples, fit_scaling, in_unit_interval
 from aekit.estimators._architectures import (
     ARCHITECTURES,
     check_choice,
@@ -432,13 +432,20 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         return self.module_(x)
 
     def transform(self, X: Any) -> np.ndarray:
-        """Encode ``X`` into codes of shape ``(n_samples, latent_dim)``."""
+        """Encode ``X`` into codes of shape ``(n_samples, latent_dim)``.
+
+        Raises a ValueError naming the rows whose values overflow float32 on the way (once
+        scaled, or in the network), whose codes would be NaN or infinite; the same holds for
+        every inference method.
+        """
         X, _ = self._validate(X, reset=False)
-        return self._map_batches(self.module_.encode, self._scale(X))
+        codes = self._map_batches(self.module_.encode, self._scale_finite(X))
+        return self._finite(codes)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes ``(n_samples, latent_dim)`` into data of the training samples' shape."""
         check_is_fitted(self, "module_")
+        check_dense(X)
         Z = check_array(X, dtype=np.float32)
         if Z.shape[1] != self.module_.config.latent_dim:
             raise ValueError(
@@ -446,13 +453,13 @@ class Autoencoder(TransformerMixin, TorchEstimator):
                 f"latent_dim={self.module_.config.latent_dim}"
             )
         out = self._unscale(self._map_batches(self.module_.decode, np.ascontiguousarray(Z)))
-        return out.reshape(Z.shape[0], *self.input_shape_)
+        return self._finite(out).reshape(Z.shape[0], *self.input_shape_)
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """Return x_hat = g(f(x)) for every sample, in the shape of ``X``."""
         X, shape = self._validate(X, reset=False)
-        out = self._map_batches(lambda x: self._output(x).x_hat, self._scale(X))
-        return self._unscale(out).reshape(X.shape[0], *shape)
+        out = self._map_batches(lambda x: self._output(x).x_hat, self._scale_finite(X))
+        return self._finite(self._unscale(out)).reshape(X.shape[0], *shape)
 
     def denoise(self, X: Any) -> np.ndarray:
         """Return g(f(x_tilde)) for noisy samples x_tilde, in the shape of ``X``.
@@ -470,7 +477,8 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         """
         X, _ = self._validate(X, reset=False)
         loss = LOSSES[self.loss_]
-        return self._map_batches(lambda x: loss(self._output(x), x), self._scale(X))
+        errors = self._map_batches(lambda x: loss(self._output(x), x), self._scale_finite(X))
+        return self._finite(errors)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Minus the mean reconstruction error (higher is better, for model selection)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,152 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from aekit.data import Scaling, check_samples
+from aekit.data import Scaling, check_samples, nonfinite_rows, refuse_nonfinite
 from aekit.training import resolve_device
 
-# Samples per forward pass at inference; large batches are fast and the result does not depend
-# on the batch size.
-INFERENCE_BATCH = 4096
+# Inference is batch-independent: a row's result does not depend on the rows computed with it,
+# nor on how many there are (at a fixed thread count, on one device). Three things in the
+# kernels break that, all seen on an AMD EPYC with torch 2.13's MKL and oneDNN:
+#
+# 1. the kernel depends on the row count (one row takes the matrix-vector path, and the issue's
+#    1.19e-7 came from there): so every forward pass takes chunks of one fixed row count per
+#    model, the last one zero-padded;
+# 2. MKL's gemm gives a row a result that depends on its position in the batch for some shapes:
+#    in float32 when the output width is small (2 to 11) and the contraction not a multiple of
+#    4 (a 10-feature table: one row in two differed), in float64 (the detector's quadratic
+#    forms) for most widths that are not multiples of 16. So on a CPU every matrix product
+#    runs with both widths zero-padded to a multiple of `PRODUCT_ALIGNMENT`, which adds exact
+#    zeros only (see `_AlignedProducts`); no padded shape tried was position-dependent;
+# 3. vectorised elementwise kernels (sigmoid, softplus) compute the ragged end of a tensor, or
+#    of each thread's share of it, with scalar code that rounds differently: so a CPU chunk
+#    holds a multiple of 32 rows per thread, and every contiguous activation splits into whole
+#    32-float loops (16-float AVX-512 vectors, two per iteration).
+#
+# tests/test_numerics.py checks the promise bit for bit at 1 and 2 threads. On other devices
+# only the fixed chunks apply; that is not tested here (no GPU in CI).
+
+# Rows per chunk on a CPU: at most `CPU_CHUNK_ROWS`, and about `CPU_CHUNK_VALUES` input values,
+# which bounds both the activations of a chunk (conv and recurrent networks ran fastest per row
+# at 64 to 256 rows of 784 values, 2x slower per row at 1024) and the cost of a one-row query,
+# which pays for a whole chunk. On one AMD EPYC thread a one-row query took about 3 ms through
+# the default dense network on 784 features (64 rows), 25 ms through the conv one and 50 ms
+# through a 50-step LSTM (512 rows); whole data sets ran from 35% faster (conv, recurrent) to
+# 25% slower (dense, 784 features) than in 4096-row batches, and small tables, whose chunks
+# cost little beyond the per-chunk overhead, 2 to 3 times slower.
+CPU_CHUNK_VALUES = 2**16
+CPU_CHUNK_ROWS = 512
+# Rows per chunk on an accelerator: one wide chunk costs about what one row does there.
+DEVICE_CHUNK_VALUES = 2**22
+DEVICE_CHUNK_ROWS = 4096
+# Width that the contraction and output sizes of CPU matrix products are padded to (the width
+# of an AVX-512 vector of float32; every shape tried was then position-independent).
+PRODUCT_ALIGNMENT = 16
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (max(1, int(n)).bit_length() - 1)
+
+
+def inference_rows(n_features: int, device: torch.device) -> int:
+    """Rows per inference forward pass of a model whose samples have ``n_features`` values.
+
+    A power of two up to a budget of input values, on a CPU rounded up to a multiple of 32 rows
+    per thread (see the note at the top of :mod:`aekit.estimators.base`). The same model at the
+    same thread count always gets the same count, whatever the input.
+    """
+    if device.type != "cpu":
+        return min(DEVICE_CHUNK_ROWS, _pow2_floor(DEVICE_CHUNK_VALUES // max(1, n_features)))
+    rows = min(CPU_CHUNK_ROWS, _pow2_floor(CPU_CHUNK_VALUES // max(1, n_features)))
+    unit = 32 * max(1, torch.get_num_threads())
+    return unit * -(-rows // unit)
+
+
+def _pad_dim(t: torch.Tensor, dim: int, extra: int) -> torch.Tensor:
+    """``t`` with ``extra`` zeros appended along ``dim`` (a negative axis)."""
+    if not extra:
+        return t
+    pad = [0, 0] * (-dim - 1) + [0, extra]
+    return torch.constant_pad_nd(t, pad, 0.0)
+
+
+# The matrix products _AlignedProducts pads: aten op -> arguments before the two factors.
+_PRODUCTS: dict[Any, int] = {
+    torch.ops.aten.mm.default: 0,
+    torch.ops.aten.bmm.default: 0,
+    torch.ops.aten.addmm.default: 1,
+    torch.ops.aten.baddbmm.default: 1,
+}
+
+
+class _AlignedProducts(TorchDispatchMode):
+    """Runs every CPU matrix product with its contraction and output widths zero-padded to a
+    multiple of :data:`PRODUCT_ALIGNMENT`.
+
+    The padded terms are exact zeros, so the result is the same sum; only the kernel changes,
+    to one that treats every row alike (point 2 of the note above). Other operations pass
+    through untouched.
+    """
+
+    # Padded right-hand operands kept for the life of the mode (one inference call), where they
+    # are the same weights chunk after chunk. The entry holds its source, so that its memory
+    # cannot be reused by another tensor of the same key.
+    _CACHE_SIZE = 64
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._padded: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _pad_right(self, b: torch.Tensor, extra_k: int, extra_n: int) -> torch.Tensor:
+        key = (b.data_ptr(), tuple(b.shape), b.stride(), b.dtype, b._version)
+        hit = self._padded.get(key)
+        if hit is not None:
+            return hit[1]
+        if b.dim() >= 2 and b.stride(-2) == 1 and b.stride(-1) != 1:
+            # A transposed weight (nn.Linear's W^T): pad W and transpose back, so that the
+            # product keeps the memory layout, and the speed, of the unpadded one.
+            padded = _pad_dim(_pad_dim(b.mT, -1, extra_k), -2, extra_n).mT
+        else:
+            padded = _pad_dim(_pad_dim(b, -2, extra_k), -1, extra_n)
+        if len(self._padded) < self._CACHE_SIZE:
+            self._padded[key] = (b, padded)
+        return padded
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        lead = _PRODUCTS.get(func)
+        if lead is None or args[lead].device.type != "cpu":
+            return func(*args, **kwargs)
+        a, b = args[lead], args[lead + 1]  # (..., M, K) @ (..., K, N)
+        k, n = a.shape[-1], b.shape[-1]
+        extra_k, extra_n = -k % PRODUCT_ALIGNMENT, -n % PRODUCT_ALIGNMENT
+        if not (extra_k or extra_n):
+            return func(*args, **kwargs)
+        a = _pad_dim(a, -1, extra_k)
+        b = self._pad_right(b, extra_k, extra_n)
+        if lead:  # the added term: a single column broadcasts over the padded ones as it is
+            c = args[0]
+            if c.dim() and c.shape[-1] == n != 1:
+                c = _pad_dim(c, -1, extra_n)
+            out = func(c, a, b, **kwargs)
+        else:
+            out = func(a, b, **kwargs)
+        return out[..., :n].contiguous() if extra_n else out
+
+
+@contextlib.contextmanager
+def batch_independent(device: torch.device) -> Iterator[None]:
+    """Context in which CPU matrix products treat every row alike (see :class:`_AlignedProducts`).
+
+    Together with :func:`inference_rows` chunks it makes an eval-mode forward pass give every
+    row the same bits whatever the other rows and their number.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    with _AlignedProducts():
+        yield
 
 
 class TorchEstimator(BaseEstimator):
@@ -26,6 +166,11 @@ class TorchEstimator(BaseEstimator):
     Subclasses define their parameters in ``__init__`` (stored as they are) and their model in
     ``fit``; this class gives them validated input, a seed drawn from ``random_state``, batched
     inference on the fitted device and the state a saved model is made of.
+
+    Inference results do not depend on how rows are batched, at a fixed thread count: a row
+    gets the same bits alone, in a slice of ``X`` or in the whole of it (see
+    :meth:`_map_batches`; sampled quantities such as the VAE's ``elbo`` draw their noise per
+    batch and are the exception).
     """
 
     # Fitted attributes written to config.json (JSON values) by `aekit.io.save`.
@@ -50,6 +195,8 @@ class TorchEstimator(BaseEstimator):
         return self.device_
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the units the network works in (float32; an overflow becomes inf, which
+        the callers check for)."""
         scaling: Scaling | None = self.scaling_
         return X if scaling is None else scaling.transform(X)
 
@@ -57,14 +204,55 @@ class TorchEstimator(BaseEstimator):
         scaling: Scaling | None = self.scaling_
         return X if scaling is None else scaling.inverse_transform(X)
 
+    def _scale_finite(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`_scale`, refusing rows that leave float32 (a ValueError naming them)."""
+        scaled = self._scale(X)
+        refuse_nonfinite(nonfinite_rows(scaled), "X", "once scaled")
+        return scaled
+
+    def _finite(self, out: np.ndarray, name: str = "X") -> np.ndarray:
+        """``out`` (one result per row of ``name``), refusing rows whose result is not finite."""
+        refuse_nonfinite(nonfinite_rows(out), name, "in the network")
+        return out
+
+    def _inference_rows(self) -> int:
+        return inference_rows(int(self.n_features_in_), self.device_)
+
     @torch.no_grad()
-    def _map_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray) -> np.ndarray:
-        """Apply ``fn`` to float32 rows of ``X`` batch by batch on the fitted device."""
+    def _map_batches(
+        self,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        X: np.ndarray,
+        *,
+        exact: bool = True,
+    ) -> np.ndarray:
+        """Apply ``fn`` to float32 rows of ``X`` chunk by chunk on the fitted device.
+
+        ``fn`` maps a chunk (B, ...) to an output whose first axis is the chunk's rows. Every
+        chunk has the model's one row count (:func:`inference_rows`), the last zero-padded, and
+        runs under :func:`batch_independent`, so that each row's output is the same bits
+        whatever the rest of ``X``. ``exact=False`` skips both, for sampled quantities whose
+        draws depend on the batch anyway. Outputs come back as float32, or float64
+        when ``fn`` returns float64.
+        """
         self.module_.eval()
+        rows = self._inference_rows()
+        n = X.shape[0]
         outputs = []
-        for start in range(0, X.shape[0], INFERENCE_BATCH):
-            batch = torch.from_numpy(X[start : start + INFERENCE_BATCH]).to(self.device_)
-            outputs.append(fn(batch).float().cpu().numpy())
+        with batch_independent(self.device_) if exact else contextlib.nullcontext():
+            for start in range(0, n, rows):
+                chunk = X[start : start + rows]
+                k = chunk.shape[0]
+                if not chunk.flags.writeable:  # torch warns on read-only memory (a memmap)
+                    chunk = chunk.copy()
+                if exact and k < rows:
+                    padded = np.zeros((rows, *chunk.shape[1:]), dtype=chunk.dtype)
+                    padded[:k] = chunk
+                    chunk = padded
+                out = fn(torch.from_numpy(np.ascontiguousarray(chunk)).to(self.device_))[:k]
+                if out.dtype != torch.float64:
+                    out = out.float()
+                outputs.append(out.cpu().numpy())
         return np.concatenate(outputs, axis=0)
 
     def save(self, path: str | Path) -> Path:

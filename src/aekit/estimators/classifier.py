@@ -456,11 +456,15 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
     # ---------------------------------------------------------------- inference
     def _logits(self, X: Any) -> np.ndarray:
         X, _ = self._validate(X, reset=False)
-        return self._map_batches(self.module_, self._scale(X))  # (n, C)
+        return self._finite(self._map_batches(self.module_, self._scale_finite(X)))  # (n, C)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities p(y = k | x), shape ``(n_samples, n_classes)``, in the order of
-        ``classes_``."""
+        ``classes_``.
+
+        Rows whose values overflow float32 (once scaled, or in the network) have no
+        probabilities: they raise a ValueError that names them, in every inference method.
+        """
         return softmax(self._logits(X).astype(np.float64), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -470,6 +474,10 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         """Top hidden layer's features h_L, shape ``(n_samples, hidden[-1])`` (learned
-        features for another model)."""
+        features for another model).
+
+        Like :meth:`predict` and :meth:`predict_proba`, raises a ValueError naming the rows
+        whose values overflow float32 on the way (once scaled, or in the network).
+        """
         X, _ = self._validate(X, reset=False)
-        return self._map_batches(self.module_.encode, self._scale(X))
+        return self._finite(self._map_batches(self.module_.encode, self._scale_finite(X)))

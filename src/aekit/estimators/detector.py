@@ -13,10 +13,16 @@ from sklearn.base import TransformerMixin
 from sklearn.covariance import ledoit_wolf
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.data import check_samples, fit_scaling
+from aekit.data import (
+    check_dense,
+    check_samples,
+    fit_scaling,
+    nonfinite_rows,
+    refuse_nonfinite,
+)
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
 from aekit.estimators._architectures import ARCHITECTURES, check_choice, check_positive_int
-from aekit.estimators.base import INFERENCE_BATCH, TorchEstimator
+from aekit.estimators.base import TorchEstimator
 from aekit.losses import LossOutput
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, mahalanobis
 from aekit.training import TrainConfig, seeded, train
@@ -131,6 +137,12 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     itself uses the final Gaussians, fitted on all the inliers, so it scores those inliers a
     little lower than ``decision_scores_`` does (about 2% on the ODDS tables); the outliers,
     trimmed from the fit, score alike. ``labels_`` are the training data's labels.
+
+    A sample whose score cannot be computed, because its values leave float32's range once
+    scaled or in the network (``np.full(10, 1e37)`` for data of small spread), is flagged
+    rather than refused: it scores +inf, is labelled 1 and has outlier probability 1 (an input
+    that overflows the model is abnormal by any measure, and one such row does not stop a
+    stream); for a series, so are the steps of every window that holds it.
 
     On the ODDS benchmark sets (PyOD's protocol) this scoring and the trimmed loss each raised
     the mean ROC-AUC over the plain mean squared error of an untrimmed ensemble; see
@@ -278,6 +290,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         """Rows to score ``(n, n_features_in_)``, and the series length T for a windowed series."""
         if not reset:
             check_is_fitted(self, "module_")
+        check_dense(X)
         if self.window is None:
             if not hasattr(X, "columns") and np.asarray(X).ndim == 1:
                 raise ValueError(
@@ -353,15 +366,19 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
             hidden=tuple(int(w) for w in hidden),
         )
 
-    @torch.no_grad()
+    def _scaled(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled ``rows``, and the mask of the rows that left float32 on the way (set to zero,
+        so that they compute harmlessly; their results are to be discarded)."""
+        scaled = self._scale(rows)
+        bad = nonfinite_rows(scaled)
+        if bad.any():
+            scaled = np.where(bad[:, None], np.float32(0.0), scaled)
+        return scaled, bad
+
     def _describe(self, rows: np.ndarray) -> np.ndarray:
         """[code, residual] of every member for scaled ``rows``: (M, n, K + D), float32."""
-        self.module_.eval()
-        parts = []
-        for start in range(0, rows.shape[0], INFERENCE_BATCH):
-            x = torch.from_numpy(rows[start : start + INFERENCE_BATCH]).to(self.device_)
-            parts.append(self.module_.describe(x).cpu().numpy())
-        return np.concatenate(parts, axis=1)
+        V = self._map_batches(lambda x: self.module_.describe(x).transpose(0, 1), rows)
+        return np.ascontiguousarray(V.transpose(1, 0, 2))
 
     def _folds(self, n: int) -> list[np.ndarray]:
         """Rows of each calibration fold: contiguous blocks for a series (neighbouring windows
@@ -411,27 +428,35 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.gaussian_precision_ = np.asarray(precisions, dtype=np.float32)
         return scores.mean(0)
 
-    @torch.no_grad()
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Mean over the members of the squared Mahalanobis distance, for raw ``rows``."""
-        self.module_.eval()
-        scaled = self.scaling_.transform(rows) if self.scaling_ is not None else rows
-        # float64 for the quadratic form: a float32 sum over F terms would round differently
-        # with the batch size, and a sample's score must not depend on its batch.
+        """Mean over the members of the squared Mahalanobis distance, for raw ``rows``; +inf
+        for a row whose score cannot be computed (it overflows float32 on the way)."""
+        scaled, bad = self._scaled(rows)
+        # float64 for the quadratic form: a float32 sum over F terms loses digits that the
+        # threshold comparison can need.
         mean = torch.from_numpy(self.gaussian_mean_).to(self.device_, torch.float64)
         precision = torch.from_numpy(self.gaussian_precision_).to(self.device_, torch.float64)
-        parts = []
-        for start in range(0, scaled.shape[0], INFERENCE_BATCH):
-            x = torch.from_numpy(scaled[start : start + INFERENCE_BATCH]).to(self.device_)
+
+        def score(x: torch.Tensor) -> torch.Tensor:
             d2 = mahalanobis(self.module_.describe(x).double(), mean, precision)  # (M, B)
-            parts.append(d2.mean(0).double().cpu().numpy())
-        return np.concatenate(parts)
+            return d2.mean(0)  # (B,)
+
+        scores = self._map_batches(score, scaled)
+        bad |= ~np.isfinite(scores)
+        scores[bad] = np.inf
+        return scores
 
     def _scores(self, rows: np.ndarray, n_steps: int | None) -> np.ndarray:
         scores = self._score_rows(rows)
         if n_steps is None:
             return scores
-        return window_scores_to_steps(scores, n_steps, int(self.window), 1)
+        window = int(self.window)
+        bad = np.isinf(scores)
+        steps = window_scores_to_steps(np.where(bad, 0.0, scores), n_steps, window, 1)
+        if bad.any():  # a step that an unscorable window covers is unscorable too
+            covered = window_scores_to_steps(bad.astype(np.float64), n_steps, window, 1, "max")
+            steps[covered > 0] = np.inf
+        return steps
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
@@ -458,7 +483,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         rows, n_steps = self._rows(X, reset=True)
         kind = self._kind()
         self.scaling_ = fit_scaling(rows, "standard", self._groups(kind))
-        scaled = self.scaling_.transform(rows) if self.scaling_ is not None else rows
+        scaled = self._scale(rows)
         config = self._module_config(kind, scaled)
         covariance = self.covariance
         if covariance == "auto":
@@ -507,6 +532,9 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Outlier score of every sample (or time step); higher is more abnormal.
 
+        A sample whose score cannot be computed (its values overflow float32 once scaled, or
+        in the network) scores +inf, so that :meth:`predict` flags it.
+
         Returns
         -------
         scores : ndarray of shape (n_samples,), or (T,) for a series
@@ -515,14 +543,16 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         return self._scores(rows, n_steps)
 
     def predict(self, X: Any) -> np.ndarray:
-        """1 for outliers (score above ``threshold_``), 0 for inliers."""
+        """1 for outliers (score above ``threshold_``, or no score at all: see
+        :meth:`decision_function`), 0 for inliers."""
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of [inlier, outlier], shape ``(n, 2)``.
 
         The score scaled linearly between the smallest and largest training score and clipped
-        to [0, 1], as PyOD's ``method="linear"``.
+        to [0, 1], as PyOD's ``method="linear"``; a sample without a score (+inf) is an
+        outlier with probability 1.
         """
         scores = self.decision_function(X)
         low, high = float(self.decision_scores_.min()), float(self.decision_scores_.max())
@@ -533,7 +563,6 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         """Minus the outlier score, the scikit-learn way: higher is more normal."""
         return -self.decision_function(X)
 
-    @torch.no_grad()
     def transform(self, X: Any) -> np.ndarray:
         """Codes of the first ensemble member, shape ``(n_samples, latent_dim)``.
 
@@ -541,12 +570,11 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         of them) for a series: the latent map of :func:`aekit.plot.latent_map` and the
         report, or similar-item search with :class:`aekit.LatentIndex`. The members differ
         only by their random initialisation, so the first one stands for all.
+
+        A code cannot be flagged as a score can: a row that overflows float32 on the way
+        (once scaled, or in the network) is a ValueError that names it.
         """
         rows, _ = self._rows(X, reset=False)
-        self.module_.eval()
-        scaled = self.scaling_.transform(rows) if self.scaling_ is not None else rows
-        parts = []
-        for start in range(0, scaled.shape[0], INFERENCE_BATCH):
-            x = torch.from_numpy(scaled[start : start + INFERENCE_BATCH]).to(self.device_)
-            parts.append(self.module_.encode(x)[0].float().cpu().numpy())  # (B, K)
-        return np.concatenate(parts)
+        scaled, bad = self._scaled(rows)
+        refuse_nonfinite(bad, "X", "once scaled")
+        return self._finite(self._map_batches(lambda x: self.module_.encode(x)[0], scaled))

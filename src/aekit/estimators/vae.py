@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from aekit.data import in_unit_interval
+from aekit.data import check_dense, in_unit_interval
 from aekit.estimators._architectures import check_choice, check_positive_int
 from aekit.estimators.autoencoder import Autoencoder, Objective, _check_weight
 from aekit.losses import LossOutput
@@ -47,7 +47,9 @@ class VAE(Autoencoder):
     sampling, so both are deterministic); ``reconstruction_error`` is the mean over features of
     the binary cross-entropy (Bernoulli) or squared error (Gaussian) of that reconstruction,
     as for :class:`Autoencoder`, while ``history_`` and :meth:`elbo` are in nats per sample.
-    ``sample`` draws new data from the prior.
+    ``sample`` draws new data from the prior. As for :class:`Autoencoder`, rows whose values
+    overflow float32 on the way (once scaled, or in the network) raise a ValueError that names
+    them.
 
     Parameters
     ----------
@@ -244,10 +246,18 @@ class VAE(Autoencoder):
         return -float(np.log(self.scaling_.scale.astype(np.float64)).sum())
 
     def _seeded_map(self, fn: Any, X: Any, random_state: Any) -> np.ndarray:
+        """``fn`` over the scaled rows of ``X`` under a seed drawn from ``random_state``.
+
+        The noise is drawn per batch, so these Monte Carlo estimates are repeatable for one
+        ``X`` and seed but, unlike the deterministic methods, a row's value depends on the rows
+        batched with it; they skip the padding of fixed-size chunks, which would only add cost
+        (see :meth:`TorchEstimator._map_batches`).
+        """
         X, _ = self._validate(X, reset=False)
+        scaled = self._scale_finite(X)
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         with seeded(seed, self.device_):
-            return self._map_batches(fn, self._scale(X))
+            return self._finite(self._map_batches(fn, scaled, exact=False))
 
     def elbo(self, X: Any, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
         """The evidence lower bound log p(x) >= E_q[log p(x|z)] - KL per sample, in nats.
@@ -312,6 +322,7 @@ class VAE(Autoencoder):
             raise ValueError(f"steps must be at least 2 (both ends), got {steps!r}")
         codes = []
         for name, x in (("a", a), ("b", b)):
+            check_dense(x, name)
             x = np.asarray(x, dtype=np.float32)
             if x.shape == tuple(self.input_shape_):
                 x = x[None]

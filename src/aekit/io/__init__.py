@@ -1,13 +1,24 @@
 """Saving and loading models (safetensors and JSON, never pickle), and ONNX export."""
 
-from aekit.io.model_dir import CONFIG, HISTORY, WEIGHTS, describe, load, read_config, save
-from aekit.io.onnx import ExportResult, export_onnx
+from aekit.io.model_dir import (
+    CONFIG,
+    HISTORY,
+    WEIGHTS,
+    check_model_output,
+    describe,
+    load,
+    read_config,
+    save,
+)
+from aekit.io.onnx import ExportResult, check_export_output, export_onnx
 
 __all__ = [
     "CONFIG",
     "HISTORY",
     "WEIGHTS",
     "ExportResult",
+    "check_export_output",
+    "check_model_output",
     "describe",
     "export_onnx",
     "load",

@@ -1,20 +1,37 @@
 """Saved models: a directory with config.json, model.safetensors and history.json.
 
 Nothing here unpickles: weights are read by safetensors (a header of JSON and raw tensor bytes),
-everything else is JSON, so a model directory from a stranger cannot run code. A model is
-written to a temporary directory beside the target and renamed into place, so a failed save
-leaves any earlier model there intact.
+everything else is JSON, so a model directory from a stranger cannot run code. Reading a model
+trusts nothing in it:
+
+- only regular files are opened (a FIFO or a device in place of a file is refused at once,
+  never waited on), and each file is read up to a bound: config.json 1 MB
+  (:data:`MAX_CONFIG_BYTES`), history.json 16 MB (:data:`MAX_HISTORY_BYTES`), the safetensors
+  header 100 MB (:data:`MAX_HEADER_BYTES`);
+- config.json and history.json are checked field by field against a schema
+  (:mod:`aekit.io.schema`); a bad value is a ``ValueError`` that names the field;
+- the network described by config.json is built on torch's ``meta`` device (no memory) and its
+  tensor shapes compared with those the safetensors header announces, before anything is
+  allocated;
+- model.safetensors must match the SHA-256 that config.json records (models saved before the
+  checksum existed carry none and are read without this check), and every weight and scaling
+  array must be finite (scales also positive).
+
+Writing is crash-safe (:func:`aekit.io.atomic.atomic_directory`): the model is written to a
+fresh directory beside the target, fsynced, and swapped in; a kill at any moment leaves the old
+or the new model at the path (a load that finds the path missing puts the old one back), and
+files and folders get the permissions of the user's umask.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import inspect
 import json
+import math
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from dataclasses import asdict
+import stat
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +39,474 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
+from aekit.io.schema import (
+    DataclassSpec,
+    Int,
+    IsObject,
+    ListOf,
+    MapOf,
+    Number,
+    Object,
+    Optional,
+    Scalar,
+    Spec,
+    Str,
+)
+
 FORMAT = "aekit-model"
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 HISTORY = "history.json"
+MODEL_FILES = frozenset({CONFIG, WEIGHTS, HISTORY})
+# What a save may replace along with the model: the files above and the report that
+# `aekit report MODEL` writes beside them by default (it describes the model being replaced).
+REPLACEABLE_FILES = MODEL_FILES | {"report.html"}
+
+# Bounds on what a reader takes from a model directory: far above any real model's files
+# (a config is a few KB, a history ~100 bytes per epoch), far below what hurts a machine.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_HISTORY_BYTES = 16 << 20
+MAX_HEADER_BYTES = 100 << 20
+
+_NEVER_UNPICKLES = "aekit never unpickles model files"
+
+# safetensors dtype name -> bytes per element; anything else is not written by aekit.
+_DTYPE_SIZES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
+_FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64", "F8_E5M2", "F8_E4M3"})
+_TORCH_DTYPES = {
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float32: "F32",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.bool: "BOOL",
+    torch.uint8: "U8",
+    torch.int8: "I8",
+    torch.int16: "I16",
+}
 
 
+# ---------------------------------------------------------------------------- safe reading
+def _open_regular(path: Path, what: str) -> int:
+    """Open ``path`` for reading only if it is a regular file; return the descriptor.
+
+    Checked before opening (opening a FIFO blocks until a writer comes; opening a device may
+    act on it) and again on the open descriptor, which O_NONBLOCK keeps from blocking if the
+    file was swapped in between.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path} is not a regular file; aekit reads {what} only from plain files")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{path} is not a regular file; aekit reads {what} only from plain files")
+    return fd
+
+
+def _read_all(fd: int, n: int) -> bytes:
+    chunks, left = [], n
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, refused when larger than ``limit``."""
+    fd = _open_regular(path, what)
+    try:
+        size = os.fstat(fd).st_size
+        data = _read_all(fd, limit + 1) if size <= limit else b""
+    finally:
+        os.close(fd)
+    if size > limit or len(data) > limit:
+        raise ValueError(
+            f"{path} is {max(size, len(data)):,} bytes; aekit reads a {what} of at most "
+            f"{limit:,} bytes (damaged or not an aekit file)"
+        )
+    return data
+
+
+def _parse_json(data: bytes, path: Path) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path} is damaged: its JSON is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, over-long integers
+        raise ValueError(f"{path} is damaged: {exc}") from None
+
+
+def _read_json(path: Path, limit: int, what: str) -> Any:
+    return _parse_json(_read_bounded(path, limit, what), path)
+
+
+# -------------------------------------------------------------------------------- schema
+def _history_spec(max_len: int) -> Spec:
+    # One dict per epoch of str -> number (NaN and infinities included: a diverged epoch is
+    # recorded as it was) or a short label such as "stage".
+    return ListOf(MapOf(Scalar(), max_len=1000), max_len=max_len)
+
+
+HISTORY_SPEC = _history_spec(MAX_HISTORY_BYTES)
+
+
+def _state_specs() -> dict[str, Spec]:
+    from aekit.data.scaling import SCALINGS
+    from aekit.losses import LOSSES
+    from aekit.models import LIKELIHOODS
+
+    return {
+        "n_features_in_": Int(min=1),
+        "input_shape_": ListOf(Int(min=1), min_len=1, max_len=8),
+        "best_epoch_": Optional(Int(min=0)),
+        "loss_": Str(choices=tuple(LOSSES)),
+        "likelihood_": Str(choices=tuple(LIKELIHOODS)),
+        "threshold_": Number(),
+        "trim_": Optional(Number(min=0.0, max=1.0, max_open=True)),
+        "classes_": ListOf(Scalar(), min_len=1, max_len=MAX_CONFIG_BYTES),
+        "pretrain_history_": _history_spec(MAX_CONFIG_BYTES),
+        "scaling_": Optional(Str(choices=tuple(SCALINGS))),
+        "feature_names_in_": ListOf(Str(), max_len=MAX_CONFIG_BYTES),
+    }
+
+
+# Fitted attributes inference needs: a config.json without them describes no usable model.
+_REQUIRED_STATE = frozenset(
+    {"n_features_in_", "input_shape_", "loss_", "likelihood_", "threshold_", "classes_"}
+)
+
+
+def _module_overrides() -> dict[str, Spec]:
+    from aekit.models import ACTIVATIONS, CELLS
+    from aekit.models.conv import UPSAMPLERS
+
+    fraction = Number(min=0.0, max=1.0, max_open=True)
+    activation = Str(choices=tuple(ACTIVATIONS))
+    return {
+        "dropout": fraction,
+        "input_dropout": fraction,
+        "activation": activation,
+        "code_activation": activation,
+        "output_activation": activation,
+        "cell": Str(choices=tuple(CELLS)),
+        "upsample": Str(choices=tuple(UPSAMPLERS)),
+        "input_shape": ListOf(Int(min=1), min_len=2, max_len=4, as_tuple=True),
+        # Each member is a module of its own: bounded so that building them stays quick.
+        "n_members": Int(min=1, max=4096),
+        "kernel_size": Int(min=1, max=1023),
+    }
+
+
+def _params_spec(cls: type) -> Object:
+    """The estimator's parameters: names from its ``__init__``; numbers where the default is
+    a number, a device name, an optional positive window; otherwise any JSON scalar or flat
+    list (a tuple, as ``hidden``)."""
+    fields: dict[str, Spec] = {}
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+            continue
+        default = param.default
+        if name == "device":
+            fields[name] = Str(max_len=100)
+        elif name in ("window", "stride"):
+            fields[name] = Optional(Int(min=1))
+        elif name == "hidden":
+            fields[name] = Optional(ListOf(Int(min=1), as_tuple=True))
+        elif name == "random_state":
+            fields[name] = Optional(Int(min=0, max=2**32 - 1))
+        elif isinstance(default, (bool, int, float)):
+            fields[name] = Optional(Number(finite=False, bools=True))
+        else:
+            fields[name] = Scalar(lists=True)
+    return Object(fields)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """What config.json describes, checked and converted."""
+
+    estimator_cls: type
+    params: dict[str, Any]
+    state: dict[str, Any]
+    module_kind: str
+    module_cls: type
+    module_config: Any
+    weights_sha256: str | None
+
+
+def _module_width(config: Any) -> int:
+    """How many features one flattened sample of the module has."""
+    if hasattr(config, "n_features"):
+        return int(config.n_features)
+    return math.prod(config.input_shape)
+
+
+def _parse_config(config: dict[str, Any], described: Path | str) -> _Model:
+    """Check every field of a config.json (format already checked); raise ValueError naming
+    the first bad field."""
+    from aekit.estimators import ESTIMATORS
+    from aekit.models import MODULES
+
+    def bad(message: str) -> ValueError:
+        return ValueError(f"{described} does not describe a model aekit can build: {message}")
+
+    try:
+        top = Object(
+            {
+                "format": Str(),
+                "format_version": Int(min=0),
+                "aekit_version": Str(max_len=200),
+                "torch_version": Str(max_len=200),
+                "estimator": Str(choices=tuple(ESTIMATORS)),
+                "params": IsObject(),
+                "state": IsObject(),
+                "module": Object(
+                    {"kind": Str(choices=tuple(MODULES)), "config": IsObject()},
+                    required=frozenset({"kind", "config"}),
+                ),
+                "weights_sha256": Str(max_len=64),
+            },
+            required=frozenset({"estimator", "params", "state", "module"}),
+            open=True,
+        )
+        top.check(config, "")
+        cls = ESTIMATORS[config["estimator"]]
+        params = _params_spec(cls).check(config["params"], "params")
+        names = set(cls._json_state) - {"history_"} | {"scaling_", "feature_names_in_"}
+        specs = _state_specs()
+        state = Object(
+            {name: specs.get(name, Scalar(lists=True)) for name in names},
+            required=frozenset(names & _REQUIRED_STATE),
+        ).check(config["state"], "state")
+        kind = config["module"]["kind"]
+        config_cls, module_cls = MODULES[kind]
+        module_config = DataclassSpec(config_cls, _module_overrides()).check(
+            config["module"]["config"], "module.config"
+        )
+        sha = config.get("weights_sha256")
+        if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+            raise ValueError(f"weights_sha256: expected 64 hex digits, got {sha!r}")
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+
+    n = state["n_features_in_"]
+    if math.prod(state["input_shape_"]) != n:
+        raise bad(f"state.input_shape_: {state['input_shape_']} does not hold {n} features")
+    if _module_width(module_config) != n:
+        raise bad(
+            f"module.config: the network takes {_module_width(module_config)} features, "
+            f"state.n_features_in_ says {n}"
+        )
+    if "feature_names_in_" in state and len(state["feature_names_in_"]) != n:
+        raise bad(f"state.feature_names_in_: {len(state['feature_names_in_'])} names for {n}")
+    if "classes_" in state and hasattr(module_config, "n_classes"):
+        if len(state["classes_"]) != module_config.n_classes:
+            raise bad(
+                f"state.classes_: {len(state['classes_'])} classes for a network of "
+                f"{module_config.n_classes} outputs"
+            )
+    return _Model(cls, params, state, kind, module_cls, module_config, sha)
+
+
+# -------------------------------------------------------------- the safetensors header
+@dataclass(frozen=True)
+class _Tensor:
+    dtype: str
+    shape: tuple[int, ...]
+
+
+def _read_header(path: Path) -> dict[str, _Tensor]:
+    """Read the header of the safetensors file ``path`` without reading its tensors: an
+    8-byte little-endian length, then that many bytes of JSON naming each tensor's dtype,
+    shape and byte range. Sizes are checked against the file's before anything is read."""
+
+    def damaged(detail: str) -> ValueError:
+        return ValueError(
+            f"{path} is damaged or not a safetensors file ({detail}); {_NEVER_UNPICKLES}"
+        )
+
+    if not path.exists():
+        raise ValueError(f"{path.parent} has no {path.name}")
+    fd = _open_regular(path, "model weights")
+    try:
+        size = os.fstat(fd).st_size
+        if size < 8:
+            raise damaged(f"{size} bytes, shorter than a header")
+        n = int.from_bytes(_read_all(fd, 8), "little")
+        if n > MAX_HEADER_BYTES or 8 + n > size:
+            raise damaged(f"a header of {n:,} bytes in a file of {size:,}")
+        raw = _read_all(fd, n)
+    finally:
+        os.close(fd)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise damaged("header nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise damaged(f"header: {exc}") from None
+    if not isinstance(header, dict):
+        raise damaged("the header is not a JSON object")
+    data_size = size - 8 - n
+    tensors: dict[str, _Tensor] = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = Str(choices=tuple(_DTYPE_SIZES)).check(entry.get("dtype"), "dtype")
+            shape = ListOf(Int(min=0, max=None), max_len=16, as_tuple=True).check(
+                entry.get("shape"), "shape"
+            )
+            begin, end = ListOf(Int(min=0, max=None), min_len=2, max_len=2).check(
+                entry.get("data_offsets"), "data_offsets"
+            )
+        except (ValueError, AttributeError) as exc:
+            raise damaged(f"tensor {name!r}: {exc}") from None
+        if end < begin or end > data_size:
+            raise damaged(f"tensor {name!r} lies outside the file")
+        if end - begin != math.prod(shape) * _DTYPE_SIZES[dtype]:
+            raise damaged(f"tensor {name!r}: {end - begin} bytes for shape {list(shape)}")
+        tensors[name] = _Tensor(dtype, shape)
+    return tensors
+
+
+def _expected_module_tensors(model: _Model) -> dict[str, _Tensor]:
+    """The tensors (``module.`` names) of the network config.json describes, found by
+    building it on the meta device: shapes without memory."""
+    try:
+        with torch.device("meta"):
+            module = model.module_cls(model.module_config)
+    except (ValueError, TypeError, RuntimeError, KeyError, IndexError, OverflowError) as exc:
+        raise ValueError(f"module.config describes no network aekit can build: {exc}") from None
+    return {
+        f"module.{k}": _Tensor(_TORCH_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape))
+        for k, v in module.state_dict().items()
+    }
+
+
+def _check_tensors(header: dict[str, _Tensor], model: _Model, path: Path) -> None:
+    """Refuse weights whose names, shapes or dtypes differ from what config.json describes."""
+
+    def mismatch(detail: str) -> ValueError:
+        return ValueError(f"{path} does not match the model in {CONFIG}: {detail}")
+
+    expected = _expected_module_tensors(model)
+    found = {k: v for k, v in header.items() if k.startswith("module.")}
+    for name, want in expected.items():
+        got = found.get(name)
+        if got is None:
+            continue
+        if got.shape != want.shape:
+            raise mismatch(f"{name} has shape {list(got.shape)}, the network {list(want.shape)}")
+        if (got.dtype in _FLOAT_DTYPES) != (want.dtype in _FLOAT_DTYPES):
+            raise mismatch(f"{name} holds {got.dtype}, the network {want.dtype}")
+    for name in sorted(expected.keys() - found.keys())[:1]:
+        raise mismatch(f"it lacks {name} {list(expected[name].shape)}")
+    for name in sorted(found.keys() - expected.keys())[:1]:
+        raise mismatch(f"it holds {name}, which the network does not have")
+
+    n = model.state["n_features_in_"]
+    arrays = {f"state.{name}" for name in model.estimator_cls._array_state}
+    scaling = {"scaling.offset", "scaling.scale"} if model.state.get("scaling_") else set()
+    for name in sorted(header.keys() - expected.keys() - arrays - scaling)[:1]:
+        raise mismatch(f"it holds {name}, which {CONFIG} does not announce")
+    for name in sorted(arrays - header.keys())[:1]:
+        raise ValueError(f"{path} lacks the array {name[6:]} that {CONFIG}'s estimator needs")
+    if scaling - header.keys():
+        raise ValueError(f"{path} lacks the scaling arrays that {CONFIG} announces")
+    for name in sorted(scaling):
+        if header[name].shape != (n,) or header[name].dtype not in _FLOAT_DTYPES:
+            raise mismatch(
+                f"{name} holds {header[name].dtype} {list(header[name].shape)}, not {n} floats"
+            )
+    for name in sorted(arrays):
+        problem = _state_array_problem(name[6:], header[name], model)
+        if problem:
+            raise mismatch(f"{name} {problem}")
+
+
+def _state_array_problem(name: str, tensor: _Tensor, model: _Model) -> str | None:
+    """Why the fitted array ``name`` cannot serve the network (None when it can)."""
+    config = model.module_config
+    shape = tensor.shape
+    if name in ("gaussian_mean_", "gaussian_precision_"):
+        m, f = getattr(config, "n_members", None), getattr(config, "n_scored", None)
+        allowed = [(m, f)] if name == "gaussian_mean_" else [(m, f, f), (m, f)]
+        if shape not in allowed or tensor.dtype not in _FLOAT_DTYPES:
+            return f"has shape {list(shape)} ({tensor.dtype}), expected {list(allowed[0])} floats"
+    elif name in ("decision_scores_", "labels_") and len(shape) != 1:
+        return f"has shape {list(shape)}, expected one value per training sample"
+    return None
+
+
+def _check_finite(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse NaN or infinite weights, fitted arrays or scales (and scales <= 0): they would
+    give NaN outputs without a word."""
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point():
+            continue
+        if name == "state.decision_scores_":
+            # Training scores are only reported; an unscorable row may hold +inf, never NaN.
+            ok = not bool(torch.isnan(tensor).any())
+        else:
+            ok = bool(torch.isfinite(tensor).all())
+        if not ok:
+            raise ValueError(f"{path} is damaged: {name} holds NaN or infinite values")
+    scale = tensors.get("scaling.scale")
+    if scale is not None and not bool((scale > 0).all()):
+        raise ValueError(f"{path} is damaged: scaling.scale holds zero or negative values")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    fd = _open_regular(path, "model weights")
+    try:
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def _verify_checksum(path: Path, model: _Model) -> None:
+    if model.weights_sha256 is not None and _sha256(path) != model.weights_sha256:
+        raise ValueError(
+            f"{path} is damaged or altered: its SHA-256 differs from the one in {CONFIG}"
+        )
+
+
+# ------------------------------------------------------------------ directories, writing
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
@@ -48,60 +526,103 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _is_model_dir(path: Path) -> bool:
+    """True when ``path`` is an aekit model directory (its config.json carries the format
+    marker) holding nothing but the model's own files: the only kind a save may replace."""
     try:
-        read_config(path)
+        entries = list(path.iterdir())
+        if not entries or not all(
+            e.name in REPLACEABLE_FILES and stat.S_ISREG(e.lstat().st_mode) for e in entries
+        ):
+            return False
+        config = _read_json(path / CONFIG, MAX_CONFIG_BYTES, "model configuration")
     except (ValueError, OSError):
         return False
-    return True
+    return isinstance(config, dict) and config.get("format") == FORMAT
 
 
-@contextlib.contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
-    """A fresh temporary directory beside ``path`` that replaces ``path`` when the block ends.
+def _is_complete_model(path: Path) -> bool:
+    return _is_model_dir(path) and (path / WEIGHTS).is_file()
 
-    If the block raises, the temporary directory is removed and ``path`` is left as it was;
-    an existing ``path`` is swapped out only once the new directory is complete.
+
+def _locate(path: str | Path) -> Path:
+    """Where to read the model at ``path``: the path itself or, after a kill between the two
+    renames of a save, the old model put back (or read in place while its writer runs)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        found = recover_directory(path, _is_complete_model)
+        if found is not None:
+            return found
+    return path
+
+
+def check_model_output(path: str | Path) -> Path:
+    """Refuse ``path`` as where to save a model unless it is absent, an empty directory or an
+    aekit model (which a save replaces); return it as an absolute path.
+
+    Call it before training, so that a bad output costs nothing.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is a file, a link, a non-empty directory that is not an aekit model
+        (or holds files besides the model's), or lies in a folder that cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_model_output(folder / "model") == folder / "model"
+    True
+    >>> (folder / "notes.txt").write_text("mine")
+    4
+    >>> check_model_output(folder)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ... is a non-empty directory that is not an aekit model; not replacing it
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(old, path)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(path)
+    if folder.is_dir() and not folder.is_symlink() and not _is_model_dir(folder):
+        try:
+            extra = sorted(p.name for p in folder.iterdir() if p.name not in REPLACEABLE_FILES)
+            config = _read_json(folder / CONFIG, MAX_CONFIG_BYTES, "model configuration")
+        except (ValueError, OSError):
+            pass
         else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            if extra and isinstance(config, dict) and config.get("format") == FORMAT:
+                # Said apart from "not a model": the user sees what to move, and nothing of
+                # theirs (a report, notes) is deleted with the old model.
+                shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+                raise ValueError(
+                    f"{folder} is an aekit model but also holds {shown}; not replacing it "
+                    "(move those files or choose another path)"
+                )
+    return check_replaceable(path, _is_model_dir, "an aekit model")
 
 
 def save(estimator: Any, path: str | Path) -> Path:
     """Save a fitted aekit estimator to the directory ``path`` and return its path.
 
-    An existing aekit model at ``path`` is replaced; any other non-empty directory or file is
-    refused, so a mistyped path cannot wipe unrelated data.
+    An existing aekit model at ``path`` is replaced; any other non-empty directory or a file is
+    refused before anything is written, so a mistyped path cannot wipe unrelated data. The
+    replacement is crash-safe: after a kill at any moment, :func:`load` gives the old or the
+    new model. config.json records the SHA-256 of model.safetensors.
+
+    Raises
+    ------
+    ValueError
+        For a path that cannot be replaced (see :func:`check_model_output`), or an estimator
+        whose weights or scaling hold NaN or infinite values (a model that could not be read
+        back).
     """
     from safetensors.torch import save_file
 
     import aekit
+    from aekit.estimators import ESTIMATORS
     from aekit.models import module_kind
 
     check_is_fitted(estimator, "module_")
     path = Path(path).resolve()
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"{path} exists and is not a directory")
-        if any(path.iterdir()) and not _is_model_dir(path):
-            raise ValueError(
-                f"{path} is a non-empty directory without an aekit model; not overwriting it"
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_model_output(path)
 
     module = estimator.module_
     tensors = {f"module.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
@@ -117,6 +638,7 @@ def save(estimator: Any, path: str | Path) -> Path:
         state["scaling_"] = scaling.kind
         tensors["scaling.offset"] = torch.from_numpy(np.asarray(scaling.offset, np.float64))
         tensors["scaling.scale"] = torch.from_numpy(np.asarray(scaling.scale, np.float64))
+    _check_finite(tensors, Path("the model to save"))
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -130,33 +652,45 @@ def save(estimator: Any, path: str | Path) -> Path:
             "config": _jsonable(asdict(module.config)),
         },
     }
+    history = _jsonable(estimator.history_)
+    if ESTIMATORS.get(type(estimator).__name__) is type(estimator):
+        # What load would refuse is refused now, while the fitted model is still at hand.
+        _parse_config(config, "the fitted model's configuration")
+        try:
+            HISTORY_SPEC.check(history, "history")
+        except ValueError as exc:
+            raise ValueError(f"cannot save the fitted model's {exc}") from None
 
-    with atomic_directory(path) as tmp:
+    with atomic_directory(path, is_ours=_is_model_dir, what="an aekit model") as tmp:
+        _write_json(tmp / HISTORY, history)
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        _write_json(tmp / HISTORY, _jsonable(estimator.history_))
+        if os.name == "posix":
+            # safetensors writes through a private temporary file (mode 0600); give the
+            # weights the mode the umask gave history.json, like every other file aekit writes.
+            os.chmod(tmp / WEIGHTS, stat.S_IMODE(os.stat(tmp / HISTORY).st_mode))
+        config["weights_sha256"] = _sha256(tmp / WEIGHTS)
         _write_json(tmp / CONFIG, config)  # written last: its presence marks a complete model
     return path
 
 
+# ---------------------------------------------------------------------------------- reading
 def read_format_json(
     path: str | Path, filename: str, fmt: str, max_version: int, kind: str, what: str
 ) -> dict[str, Any]:
     """Read ``path / filename``, the JSON description of an aekit ``kind`` directory (a model,
     an index), and check its ``format`` and ``format_version``; raise ``FileNotFoundError``
     when ``path`` is missing and ``ValueError`` when it is not such a directory or is damaged.
-    ``what`` names the file's content in the messages ("model configuration")."""
+    ``what`` names the file's content in the messages ("model configuration"). The file must
+    be a regular file of at most 1 MB (:data:`MAX_CONFIG_BYTES`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no {kind} at {path}")
     if not path.is_dir():
         raise ValueError(f"{path} is not a {kind} directory (expected a folder with {filename})")
     described = path / filename
-    if not described.is_file():
+    if not described.exists() and not described.is_symlink():
         raise ValueError(f"{path} is not an aekit {kind}: it has no {filename}")
-    try:
-        data = json.loads(described.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{described} is damaged: {exc}") from None
+    data = _read_json(described, MAX_CONFIG_BYTES, what)
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise ValueError(f"{described} is not an aekit {what}")
     version = data.get("format_version")
@@ -167,13 +701,38 @@ def read_format_json(
     return data
 
 
+def _read_model_config(path: Path) -> tuple[dict[str, Any], _Model]:
+    config = read_format_json(path, CONFIG, FORMAT, FORMAT_VERSION, "model", "model configuration")
+    return config, _parse_config(config, path / CONFIG)
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
-    """Read and check a model directory's config.json; raise ValueError if it is not one."""
-    return read_format_json(path, CONFIG, FORMAT, FORMAT_VERSION, "model", "model configuration")
+    """Read and check a model directory's config.json; raise ValueError if it is not one.
+
+    Every field is checked (see :mod:`aekit.io.schema`); the file is read only if it is a
+    regular file of at most 1 MB.
+    """
+    return _read_model_config(_locate(path))[0]
+
+
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    """history.json (an empty history when absent), at most 16 MB, checked."""
+    if not path.exists() and not path.is_symlink():
+        return []
+    history = _read_json(path, MAX_HISTORY_BYTES, "training history")
+    try:
+        return HISTORY_SPEC.check(history, "history")
+    except ValueError as exc:
+        raise ValueError(f"{path} is damaged: {exc}") from None
 
 
 def load(path: str | Path, device: str | None = None) -> Any:
     """Load an estimator saved with ``save``.
+
+    Everything is checked before use (see the module's description): a damaged or hostile
+    directory gives a ``ValueError`` that names the file and the field, never a model that
+    answers wrong. If ``path`` is missing because a save was killed between its two renames,
+    the previous model is put back and loaded.
 
     Parameters
     ----------
@@ -182,6 +741,13 @@ def load(path: str | Path, device: str | None = None) -> Any:
     device : str, optional
         Where to put the module; defaults to the saved ``device`` parameter (``"auto"`` picks
         the best device of this machine).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no model at ``path``.
+    ValueError
+        When ``path`` is not a complete, intact aekit model.
 
     Examples
     --------
@@ -197,91 +763,82 @@ def load(path: str | Path, device: str | None = None) -> Any:
     from safetensors.torch import load_file
 
     from aekit.data import Scaling
-    from aekit.estimators import ESTIMATORS
-    from aekit.models import MODULES
     from aekit.training import resolve_device
 
-    path = Path(path)
-    config = read_config(path)
-    try:
-        cls = ESTIMATORS[config["estimator"]]
-        estimator = cls(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
-        )
-        config_cls, module_cls = MODULES[config["module"]["kind"]]
-        module_config = config_cls(
-            **{
-                k: tuple(v) if isinstance(v, list) else v
-                for k, v in config["module"]["config"].items()
-            }
-        )
-        state = config["state"]
-    except (KeyError, TypeError) as exc:
-        raise ValueError(
-            f"{path / CONFIG} does not describe a model aekit can build: {exc!r}"
-        ) from None
-
+    path = _locate(path)
+    _, model = _read_model_config(path)
     weights = path / WEIGHTS
-    if not weights.is_file():
-        raise ValueError(f"{path} has no {WEIGHTS}")
+    header = _read_header(weights)
+    _check_tensors(header, model, weights)
+    history = _read_history(path / HISTORY)
+    _verify_checksum(weights, model)
     try:
         tensors = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ValueError(
-            f"{weights} is damaged or not a safetensors file ({exc}); aekit never unpickles "
-            "model files"
+            f"{weights} is damaged or not a safetensors file ({exc}); {_NEVER_UNPICKLES}"
         ) from None
-    module = module_cls(module_config)
-    prefix = "module."
+    _check_finite(tensors, weights)
+
+    def bad(field: str, exc: Exception) -> ValueError:
+        return ValueError(f"{path / CONFIG}: {field}: {exc}")
+
     try:
+        estimator = model.estimator_cls(**model.params)
+    except Exception as exc:  # an estimator's __init__ only stores: any failure is the file's
+        raise bad("params", exc) from None
+    for name in estimator._json_state:
+        if name in model.state:
+            try:
+                estimator._set_state(name, model.state[name])
+            except Exception as exc:
+                raise bad(f"state.{name}", exc) from None
+    for name in estimator._array_state:
+        setattr(estimator, name, tensors[f"state.{name}"].numpy())
+    if "feature_names_in_" in model.state:
+        estimator.feature_names_in_ = np.asarray(model.state["feature_names_in_"], dtype=object)
+    estimator.scaling_ = None
+    if model.state.get("scaling_"):
+        estimator.scaling_ = Scaling(
+            model.state["scaling_"],
+            tensors["scaling.offset"].numpy(),
+            tensors["scaling.scale"].numpy(),
+        )
+    estimator.history_ = history
+    try:
+        module = model.module_cls(model.module_config)
         module.load_state_dict(
-            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
         )
     except RuntimeError as exc:
         raise ValueError(f"{weights} does not match the model in {CONFIG}: {exc}") from None
-
-    history_file = path / HISTORY
     try:
-        history = (
-            json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else []
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{history_file} is damaged: {exc}") from None
-
-    for name in estimator._json_state:
-        if name in state:
-            estimator._set_state(name, state[name])
-    for name in estimator._array_state:
-        if f"state.{name}" not in tensors:
-            raise ValueError(f"{weights} lacks the array {name} that {CONFIG}'s estimator needs")
-        setattr(estimator, name, tensors[f"state.{name}"].numpy())
-    if "feature_names_in_" in state:
-        estimator.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-    estimator.scaling_ = None
-    if state.get("scaling_"):
-        if "scaling.offset" not in tensors or "scaling.scale" not in tensors:
-            raise ValueError(f"{weights} lacks the scaling arrays that {CONFIG} announces")
-        estimator.scaling_ = Scaling(
-            state["scaling_"], tensors["scaling.offset"].numpy(), tensors["scaling.scale"].numpy()
-        )
-    estimator.history_ = history
-    estimator.device_ = resolve_device(device if device is not None else estimator.device)
+        estimator.device_ = resolve_device(device if device is not None else estimator.device)
+    except (TypeError, RuntimeError) as exc:
+        raise bad("params.device", exc) from None
     estimator.module_ = module.to(estimator.device_).eval()
     return estimator
 
 
 def loss_name(state: dict[str, Any]) -> str | None:
     # A VAE's loss is the negative ELBO under its likelihood, not loss_ (the per-feature
-    # error that reconstruction_error reports); a detector's is a trimmed squared error.
+    # error that reconstruction_error reports); a detector's is a trimmed squared error; a
+    # classifier's the cross-entropy of its softmax head.
     if state.get("likelihood_"):
         return f"negative ELBO, {state['likelihood_']} likelihood"
     if state.get("trim_") is not None:
         return f"squared error, worst {state['trim_']:.3g} of each batch left out"
+    if state.get("classes_") is not None and not state.get("loss_"):
+        return "cross-entropy"
     return state.get("loss_")
 
 
 def describe(path: str | Path) -> dict[str, Any]:
     """Summarise a saved model without building it: configuration, size, training outcome.
+
+    The model is checked as :func:`load` checks it (schema, tensor shapes against the
+    configuration, checksum), but no weights are read into memory; history.json is read up to
+    16 MB.
 
     Examples
     --------
@@ -289,23 +846,17 @@ def describe(path: str | Path) -> dict[str, Any]:
     >>> describe("my-model")["n_parameters"]  # doctest: +SKIP
     50992
     """
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    config = read_config(path)
-    n_parameters = 0
-    try:
-        with safe_open(str(path / WEIGHTS), framework="pt") as f:
-            for key in f.keys():
-                if key.startswith("module."):
-                    n_parameters += int(np.prod(f.get_slice(key).get_shape()))
-    except (SafetensorError, OSError) as exc:
-        raise ValueError(f"{path / WEIGHTS} is damaged or not a safetensors file ({exc})") from None
-    history_file = path / HISTORY
-    history = json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else []
-    state = config["state"]
+    path = _locate(path)
+    config, model = _read_model_config(path)
+    weights = path / WEIGHTS
+    header = _read_header(weights)
+    _check_tensors(header, model, weights)
+    _verify_checksum(weights, model)
+    n_parameters = sum(math.prod(t.shape) for k, t in header.items() if k.startswith("module."))
+    history = _read_history(path / HISTORY)
+    state = model.state
     best = state.get("best_epoch_") or len(history)
-    final = history[best - 1] if history and best else {}
+    final = history[best - 1] if 1 <= best <= len(history) else {}
     return {
         "path": str(path),
         "estimator": config["estimator"],
@@ -318,7 +869,12 @@ def describe(path: str | Path) -> dict[str, Any]:
         "scaling": state.get("scaling_"),
         "epochs_trained": len(history),
         "best_epoch": best,
-        "final": {k: v for k, v in final.items() if k.startswith(("loss", "val_loss"))},
+        "final": {
+            k: v
+            for k, v in final.items()
+            if k.startswith(("loss", "val_loss")) and isinstance(v, (int, float))
+        },
         "aekit_version": config.get("aekit_version"),
         "torch_version": config.get("torch_version"),
+        "weights_sha256": model.weights_sha256,
     }

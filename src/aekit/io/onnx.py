@@ -25,8 +25,7 @@ import io
 import json
 import logging
 import os
-import shutil
-import tempfile
+import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +37,7 @@ import torch
 from torch import nn
 
 from aekit._optional import MissingDependencyError
+from aekit.io.atomic import atomic_directory, check_replaceable
 
 FORMAT = "aekit-onnx"
 FORMAT_VERSION = 1
@@ -56,6 +56,9 @@ GRAPHS: dict[str, tuple[str, str, str]] = {
 EXPORTABLE_KINDS = ("dense", "conv", "recurrent", "vae-dense", "vae-conv")
 
 EXPORTERS = ("auto", "torchscript", "dynamo")
+
+# export.json is a few kilobytes; a larger one is no manifest aekit wrote.
+MAX_MANIFEST_BYTES = 1 << 20
 
 # Samples drawn for the check when no X is given.
 CHECK_SAMPLES = 16
@@ -344,29 +347,49 @@ def _io_spec(onnx: ModuleType, model: Any) -> dict[str, list[dict[str, Any]]]:
     return {"inputs": describe(model.graph.input), "outputs": describe(model.graph.output)}
 
 
-def _is_export(path: Path) -> bool:
+def _read_manifest(path: Path) -> Any:
+    """The JSON of ``path / export.json`` if it is a regular file of at most
+    ``MAX_MANIFEST_BYTES`` (a FIFO in its place does not block); ``None`` otherwise."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        fd = os.open(path / MANIFEST, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        data = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+
+
+def is_export_dir(path: Path) -> bool:
+    """Whether ``path`` is an aekit ONNX export and nothing else: ``export.json`` with aekit's
+    marker and the graph files, no other entry. Only such a directory is replaced."""
+    if path.is_symlink() or not path.is_dir():
         return False
+    names = {MANIFEST, *(f"{part}.onnx" for part in GRAPHS)}
+    try:
+        for entry in path.iterdir():
+            if entry.name not in names or not stat.S_ISREG(entry.lstat().st_mode):
+                return False
+    except OSError:
+        return False
+    manifest = _read_manifest(path)
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
-def _prepare_out_dir(out_dir: str | os.PathLike) -> tuple[Path, bool]:
-    """The output directory, created if needed (and whether it was); refuses to overwrite
-    files of the export's names that an earlier aekit export did not write."""
-    out = Path(out_dir).resolve()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a directory")
-    created = not out.exists()
-    if not created and not _is_export(out):
-        for name in (*(f"{part}.onnx" for part in GRAPHS), MANIFEST):
-            if (out / name).exists():
-                raise ValueError(
-                    f"{out / name} exists and is not part of an aekit export; not overwriting it"
-                )
-    out.mkdir(parents=True, exist_ok=True)
-    return out, created
+def check_export_output(out_dir: str | os.PathLike) -> Path:
+    """Refuse ``out_dir`` as the target of :func:`export_onnx` unless it is absent, an empty
+    directory or an earlier aekit export holding nothing else; returns the absolute path.
+
+    Cheap: call it before loading or exporting anything, so a bad ``--out`` costs nothing.
+    """
+    return check_replaceable(out_dir, is_export_dir, "an aekit ONNX export")
 
 
 def export_onnx(
@@ -394,8 +417,9 @@ def export_onnx(
     (pixel probabilities for a Bernoulli likelihood); nothing is sampled. ``export.json``
     beside them lists the graphs' inputs and outputs, ``latent_dim``, the opset, the aekit,
     torch, onnx and onnxruntime versions and the measured differences. The files are written
-    to a temporary directory and moved into ``out_dir`` once exported and checked, so a failed
-    export leaves an earlier one intact.
+    to a directory beside ``out_dir`` that replaces it whole once exported and checked
+    (:func:`aekit.io.atomic.atomic_directory`), so a failed or killed export leaves an earlier
+    one intact.
 
     Parameters
     ----------
@@ -404,8 +428,10 @@ def export_onnx(
         Dense, conv and recurrent (every cell) autoencoders and dense and conv VAEs export;
         anything else raises ``ValueError``.
     out_dir : str or path-like
-        Directory for the graphs and the manifest; created if needed. Files of the export's
-        names are replaced only when they belong to an earlier aekit export.
+        Directory for the graphs and the manifest; created if needed. It must be absent,
+        empty or an earlier aekit export holding nothing else (see
+        :func:`check_export_output`); any other directory or file is refused, untouched,
+        before any work.
     opset : int, optional
         ONNX opset; ``None`` takes the torch exporter's default.
     check : bool, default=True
@@ -459,9 +485,9 @@ def export_onnx(
         raise ValueError(f"opset must be None or an integer of at least 7, got {opset!r}")
     if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
         raise ValueError(f"atol must be a non-negative number, got {atol!r}")
+    out = check_export_output(out_dir)
     estimator, kind = _resolve_estimator(estimator_or_model_dir)
     X_check = _check_inputs(estimator, X) if check else None
-    out, created = _prepare_out_dir(out_dir)
     latent_dim = int(estimator.module_.config.latent_dim)
     shape = tuple(estimator.input_shape_)
     # The traced batch differs from the checked one, so the check proves the axis dynamic.
@@ -472,8 +498,9 @@ def export_onnx(
         "model": torch.zeros(n_example, *shape),
     }
     what = f"this {type(estimator).__name__} ({kind} network)"
-    tmp = Path(tempfile.mkdtemp(prefix=".export.", suffix=".tmp", dir=out))
-    try:
+    # Built beside `out` and swapped in whole once exported and checked: a failure or a kill
+    # leaves the earlier export (or nothing) there, and nothing else is ever removed.
+    with atomic_directory(out, is_export_dir, "an aekit ONNX export") as tmp:
         paths = {part: tmp / f"{part}.onnx" for part in GRAPHS}
         used = set()
         for part, example in examples.items():
@@ -484,17 +511,7 @@ def export_onnx(
         diffs = _check(ort, paths, estimator, X_check, float(atol)) if X_check is not None else {}
         used_name = "dynamo" if "dynamo" in used else "torchscript"
         manifest = _manifest(onnx, ort, estimator, kind, models, diffs, X_check, atol, used_name)
-        manifest_tmp = tmp / MANIFEST
-        manifest_tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        for path in paths.values():
-            os.replace(path, out / path.name)
-        os.replace(manifest_tmp, out / MANIFEST)  # last: its presence marks a complete export
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return ExportResult(
         encoder=out / "encoder.onnx",
         decoder=out / "decoder.onnx",

@@ -9,6 +9,12 @@ import numpy as np
 from aekit._optional import require
 
 
+def literal(text: object) -> str:
+    """``text`` as matplotlib shows it verbatim: a user's label such as ``"$x^$"`` would
+    otherwise be parsed as mathtext (and fail or render as maths)."""
+    return str(text).replace("$", r"\$")
+
+
 def _figure(width: float, height: float) -> Any:
     figure_module = require("matplotlib.figure", "plot")
     return figure_module.Figure(figsize=(width, height), layout="constrained")

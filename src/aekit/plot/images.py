@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from aekit.plot._base import _as_images, _columns, _figure, _tile_grid
+from aekit.plot._base import _as_images, _columns, _figure, _tile_grid, literal
 
 
 def reconstructions(
@@ -357,7 +357,7 @@ def neighbors(
             ax.set_yticks([])
             if col == 0:
                 ax.set_title(
-                    "query" if query_labels is None else f"query: {query_labels[row]}",
+                    "query" if query_labels is None else f"query: {literal(query_labels[row])}",
                     fontsize="small",
                 )
                 for spine in ax.spines.values():
@@ -366,7 +366,7 @@ def neighbors(
                 continue
             item = int(ids[row, col - 1])
             if item_labels is not None:
-                ax.set_title(str(item_labels[item]), fontsize="small")
+                ax.set_title(literal(item_labels[item]), fontsize="small")
                 if query_labels is not None and item_labels[item] != query_labels[row]:
                     for spine in ax.spines.values():
                         spine.set_color("C3")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from aekit._optional import require
-from aekit.plot._base import _figure
+from aekit.plot._base import _figure, literal
 
 # Projections of wide codes onto a plane: name -> (x label, y label).
 PROJECTIONS = {
@@ -125,7 +125,12 @@ def latent_map(
             for i, cls in enumerate(classes):
                 mask = labels == cls
                 ax.scatter(
-                    Z[mask, 0], Z[mask, 1], s=6, alpha=0.7, color=cmap(i % cmap.N), label=str(cls)
+                    Z[mask, 0],
+                    Z[mask, 1],
+                    s=6,
+                    alpha=0.7,
+                    color=cmap(i % cmap.N),
+                    label=literal(cls),
                 )
             ax.legend(markerscale=3, fontsize="small", loc="best", title="label")
     ax.set_xlabel(xlabel)

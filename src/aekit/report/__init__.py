@@ -6,6 +6,6 @@ applies, and a latent map where hovering a point shows its item and clicking it 
 nearest neighbours. Nothing in the file is fetched from anywhere.
 """
 
-from aekit.report.build import build_report, write_report
+from aekit.report.build import build_report, check_report_output, write_report
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "check_report_output", "write_report"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import html
 import io
 import json
+import os
+import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -16,10 +19,24 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 import aekit
+from aekit.io.atomic import atomic_file
 from aekit.report.latent_map import map_payload
 
-# The page may load nothing: no script, style, image or font from anywhere but itself.
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+# The page may load nothing: no script, style, image or font from anywhere but itself; and
+# of its own inline scripts and styles only those the report wrote run (their hashes are
+# listed, so a script smuggled in through a label or a title would be refused).
+CSP = (
+    "default-src 'none'; img-src data:; style-src {styles}; script-src {scripts}; "
+    "base-uri 'none'; form-action 'none'"
+)
+# Inside a <script> element the HTML parser looks for "</script", "<!--" and "<script"
+# whatever the element's type ("<!--<script>" in a label swallows the rest of the page).
+# JSON needs "<", ">" and "&" only inside strings, where \uXXXX means the same to JSON.parse;
+# U+2028 and U+2029 end a line in older JavaScript parsers.
+_JSON_ESCAPES = {c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+_JSON_UNSAFE = re.compile("[<>&\u2028\u2029]")
+# Lone surrogates (possible in numpy string labels) cannot be written as UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Figures are drawn at this resolution (dots per inch) and inlined as PNG.
 DPI = 100
 # Metrics are computed on at most this many samples (a random subset beyond).
@@ -27,11 +44,57 @@ MAX_METRIC_SAMPLES = 20_000
 
 
 def _asset(name: str) -> str:
-    return (resources.files("aekit.report") / "assets" / name).read_text(encoding="utf-8")
+    text = (resources.files("aekit.report") / "assets" / name).read_text(encoding="utf-8")
+    # The browser hashes an inline script or style after turning CR LF and CR into LF (a
+    # checkout with Windows line ends would otherwise not match its own hash).
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(_SURROGATES.sub("\ufffd", str(value)), quote=True)
+
+
+def _printable(labels: np.ndarray) -> np.ndarray:
+    """Text labels with lone surrogates replaced (U+FFFD): neither UTF-8 nor the figures'
+    fonts can show them."""
+    if labels.dtype.kind not in "UO":
+        return labels
+    clean = [_SURROGATES.sub("\ufffd", v) if isinstance(v, str) else v for v in labels]
+    return np.array(clean, dtype=labels.dtype)
+
+
+def json_for_html(value: Any) -> str:
+    """``value`` as JSON that can sit inside an HTML ``<script>`` element as it is.
+
+    Every ``<``, ``>``, ``&``, U+2028 and U+2029 is written as a ``\\uXXXX`` escape, so no
+    text in the data (a label such as ``<!--<script>`` or ``</script>``) can end the element
+    or change how the HTML parser reads it; ``JSON.parse`` and :func:`json.loads` read the
+    same value back. Non-finite floats are refused (``JSON.parse`` rejects them).
+
+    Parameters
+    ----------
+    value : JSON-serialisable object
+
+    Returns
+    -------
+    str
+        Compact JSON in ASCII.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return _JSON_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], text)
+
+
+def _csp_source(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def _csp(scripts: list[str], styles: list[str]) -> str:
+    """The page's policy: exactly these inline scripts and styles (by hash), nothing else."""
+    return CSP.format(
+        scripts=" ".join(map(_csp_source, scripts)) or "'none'",
+        styles=" ".join(map(_csp_source, styles)) or "'none'",
+    )
 
 
 def _num(value: float) -> str:
@@ -356,8 +419,12 @@ def _map_section(
         projection,
         seed,
     )
+    # Swatches are SVG (a fill attribute is not a style), so the policy can refuse every
+    # inline style attribute.
     legend = "".join(
-        f'<span style="--c:{colour}">{_esc(text)}</span>' for text, colour in payload["legend"]
+        '<span><svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">'
+        f'<circle cx="5" cy="5" r="5" fill="{_esc(colour)}"/></svg>{_esc(text)}</span>'
+        for text, colour in payload["legend"]
     )
     what = "windows" if window else "samples"
     count = f"{len(shown):,} of the {n:,} {what}" if len(shown) < n else f"all {n:,} {what}"
@@ -416,7 +483,7 @@ def build_report(
     if X is not None:
         data = np.asarray(X)
         if y is not None:
-            labels = np.asarray(y).reshape(-1)
+            labels = _printable(np.asarray(y).reshape(-1))
             expected = len(data)
             if labels.shape != (expected,):
                 raise ValueError(f"y holds {labels.size} labels for {expected} samples")
@@ -462,21 +529,22 @@ def build_report(
         )
         if f'id="{anchor}"' in "".join(sections)
     )
-    script = ""
+    script, code = "", []
     if payload is not None:
-        # "</" cannot end the JSON's script element early once escaped this way.
-        blob = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+        code = [_asset("latent_map.js")]
+        # A data block (type application/json) is never run, so the policy needs no hash of it.
         script = (
-            f'<script id="map-data" type="application/json">{blob}</script>'
-            f"<script>{_asset('latent_map.js')}</script>"
+            f'<script id="map-data" type="application/json">{json_for_html(payload)}</script>'
+            f"<script>{code[0]}</script>"
         )
+    style = _asset("report.css")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta http-equiv="Content-Security-Policy" content="{_csp(code, [style])}">
 <link rel="icon" href="data:,">
-<title>{_esc(title)}</title><style>{_asset("report.css")}</style></head>
+<title>{_esc(title)}</title><style>{style}</style></head>
 <body><header><h1>{_esc(title)}</h1>
 <p class="subtitle">aekit {_esc(aekit.__version__)} · {_esc(when)}</p><nav>{nav}</nav></header>
 <main>{"".join(sections)}</main>
@@ -509,7 +577,9 @@ def write_report(
         An estimator, or a saved model directory (loaded with :func:`aekit.load`).
     out : str or Path, optional
         The HTML file; by default ``report.html`` inside the model directory (or in the
-        working directory for an estimator). Written atomically.
+        working directory for an estimator). Written atomically; a directory, or a path
+        inside the model directory other than its ``report.html``, is refused before any
+        work (see :func:`check_report_output`).
     X : array, optional
         Data for the metrics, reconstructions and the latent map (the training data, or new
         data of the same shape). Without it the report shows the model alone.
@@ -539,13 +609,56 @@ def write_report(
     path = options.pop("path", None)
     if isinstance(model, (str, Path)):
         path = model
-        model = aekit.load(path)
     path = None if path is None else Path(path)
     default = (path / "report.html") if path is not None else Path("report.html")
-    out = Path(out) if out is not None else default
+    out = check_report_output(out if out is not None else default, path)
+    if isinstance(model, (str, Path)):
+        model = aekit.load(path)
     page = build_report(model, X, y, path=path, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(out)
+    with atomic_file(out, "wb") as f:
+        f.write(page.encode("utf-8"))
+    return out
+
+
+def check_report_output(out: str | Path, model_path: str | Path | None = None) -> Path:
+    """Refuse ``out`` as the report's file, before any work, when writing it would go wrong.
+
+    Refused (``ValueError``): an existing directory or anything else that is not a regular
+    file, a path whose nearest existing parent is not a writable directory, and a path that
+    lies inside the model directory ``model_path`` (links followed), where it could replace
+    a file of the model; the model's own ``report.html``, the default, is the one exception.
+
+    Parameters
+    ----------
+    out : str or Path
+        The HTML file to write.
+    model_path : str or Path, optional
+        The saved model directory the report describes.
+
+    Returns
+    -------
+    Path
+        ``out`` as a Path.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"{out} is a directory; name the report's file, as {out / 'report.html'}")
+    if out.exists() and not out.is_file():
+        raise ValueError(f"{out} exists and is not a regular file; not replacing it")
+    if model_path is not None:
+        model = Path(model_path).resolve()
+        target = out.resolve()
+        if (target == model or model in target.parents) and target != model / "report.html":
+            raise ValueError(
+                f"{out} lies inside the model directory {model_path}; write the report "
+                f"outside it, or to {Path(model_path) / 'report.html'}"
+            )
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {out}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {out}: {parent} is not writable")
     return out

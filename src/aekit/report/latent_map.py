@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import zlib
 from typing import Any
 
@@ -22,6 +23,19 @@ def _hex(rgba: Any) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _number(value: float) -> float | str:
+    """A number shown beside an item, to 4 significant digits; a non-finite one (a detector's
+    score of a row it cannot score is +inf) as text, "inf" or "nan": JSON has no such numbers
+    and ``JSON.parse`` would refuse the whole map."""
+    value = float(value)
+    return float(f"{value:.4g}") if math.isfinite(value) else str(value)
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
 def _colours(labels: np.ndarray | None) -> tuple[list[str], list[tuple[str, str]]]:
     """A colour per point, and the legend as (text, colour) pairs."""
     import matplotlib
@@ -30,8 +44,9 @@ def _colours(labels: np.ndarray | None) -> tuple[list[str], list[tuple[str, str]
         return [], []
     if _is_score(labels):
         cmap = matplotlib.colormaps["viridis"]
-        low, high = float(labels.min()), float(labels.max())
-        t = (labels - low) / max(high - low, 1e-12)
+        low, high = _finite_range(labels)
+        # +inf takes the top colour; NaN stays NaN, which the colour map draws as "bad".
+        t = np.clip((labels - low) / max(high - low, 1e-12), 0.0, 1.0)
         colours = [_hex(cmap(float(v))) for v in t]
         return colours, [(f"score {low:.3g}", _hex(cmap(0.0))), (f"{high:.3g}", _hex(cmap(1.0)))]
     classes = np.unique(labels)
@@ -44,6 +59,7 @@ def _bytes(values: np.ndarray, low: float, high: float) -> str:
     """Rows of values as uint8 between ``low`` (0) and ``high`` (255), zlib-compressed (the
     browser inflates them with DecompressionStream("deflate")), in base64."""
     scaled = (np.clip(values, low, high) - low) / max(high - low, 1e-12)
+    scaled = np.nan_to_num(scaled, nan=0.0)  # a NaN has no byte; draw it as the lowest value
     raw = np.round(255 * scaled).astype(np.uint8).tobytes()
     return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
 
@@ -95,7 +111,7 @@ def map_payload(
         if reconstructions is None
         else np.concatenate([flat, reconstructions.reshape(len(items), -1)])
     )
-    v_low, v_high = float(shown.min()), float(shown.max())
+    v_low, v_high = _finite_range(shown)
     colours, legend = _colours(labels)
     return {
         "size": MAP_SIZE,
@@ -105,10 +121,8 @@ def map_payload(
         "colors": colours,
         "legend": legend,
         "labels": None if labels is None or _is_score(labels) else [str(v) for v in labels],
-        "scores": None
-        if labels is None or not _is_score(labels)
-        else [float(f"{v:.4g}") for v in labels],
-        "values": None if values is None else [float(f"{v:.4g}") for v in values],
+        "scores": None if labels is None or not _is_score(labels) else [_number(v) for v in labels],
+        "values": None if values is None else [_number(v) for v in values],
         "value_name": value_name,
         "ids": [int(i) for i in sample_ids],
         "kind": "image" if image_shape is not None else "vector",
@@ -120,5 +134,5 @@ def map_payload(
         else _bytes(reconstructions.reshape(len(items), -1), v_low, v_high),
         "k": int(ids.shape[1]),
         "neighbours": ids.ravel().tolist(),
-        "distances": [float(f"{d:.4g}") for d in distances.ravel()],
+        "distances": [_number(d) for d in distances.ravel()],
     }

@@ -4,6 +4,7 @@ from aekit.tasks.compression import (
     CompressionReport,
     CompressionRow,
     QuantizedCodes,
+    check_codes_output,
     compress,
     compression_report,
     decompress,
@@ -12,7 +13,7 @@ from aekit.tasks.compression import (
     quantize,
     save_codes,
 )
-from aekit.tasks.demo import DemoResult, run_demo
+from aekit.tasks.demo import DemoResult, check_demo_output, run_demo
 from aekit.tasks.denoising import (
     DenoiseResult,
     denoise_figure,
@@ -20,8 +21,8 @@ from aekit.tasks.denoising import (
     run_denoise,
     summed_squared_error,
 )
-from aekit.tasks.generation import Generation, generate, image_shape
-from aekit.tasks.retrieval import LatentIndex
+from aekit.tasks.generation import Generation, check_generation_output, generate, image_shape
+from aekit.tasks.retrieval import LatentIndex, check_index_output
 
 __all__ = [
     "CompressionReport",
@@ -31,6 +32,10 @@ __all__ = [
     "Generation",
     "LatentIndex",
     "QuantizedCodes",
+    "check_codes_output",
+    "check_demo_output",
+    "check_generation_output",
+    "check_index_output",
     "compress",
     "compression_report",
     "decompress",

@@ -19,7 +19,8 @@ How sizes are counted (:func:`compression_report`):
 from __future__ import annotations
 
 import os
-import tempfile
+import struct
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,9 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.data import in_unit_interval
+from aekit.io.atomic import atomic_file
 from aekit.tasks.denoising import _rows, psnr, summed_squared_error
+from aekit.tasks.retrieval import _short, open_regular, read_array, read_npy_header, same_kind
 
 # Storage types of the codes and their bits per code.
 CODE_BITS: dict[str, int] = {"float32": 32, "float16": 16, "int8": 8}
@@ -258,13 +261,46 @@ def decompress(estimator: Any, q: QuantizedCodes) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ files
+# The arrays of a codes file (``NAME.npy`` members of the .npz); "format" is optional, so
+# files written by hand without the marker still load.
+CODES_MEMBERS = ("codes", "scale", "offset", "dtype", "format")
+_REQUIRED_MEMBERS = ("codes", "scale", "offset", "dtype")
+
+# Characters of the "dtype" and "format" strings ("float32", "aekit-codes"): bounded, as
+# every other size in a file that may come from anyone.
+_MAX_TEXT = 64
+
+# What zipfile and the file system raise on a damaged archive; all mean "not readable".
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,  # an encrypted member
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+)
+
+
+class _Member(NamedTuple):
+    """One array of a codes file, as its zip entry and .npy header announce it."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    fortran: bool
+    dtype: np.dtype
+
+
 def save_codes(path: str | Path, q: QuantizedCodes) -> Path:
     """Write quantised codes to an ``.npz`` file of plain arrays (never pickled objects).
 
     The file holds ``codes``, ``scale`` and ``offset`` (empty for float codes), ``dtype`` and
     ``format``; ``np.load(path, allow_pickle=False)`` reads it. Uncompressed, so the file
-    size is the code bytes plus a few hundred bytes of headers. Written to a temporary file
-    and renamed into place, so a failed write leaves an earlier file intact.
+    size is the code bytes plus a few hundred bytes of headers. Written to a temporary file,
+    flushed to disk and renamed into place (:func:`aekit.io.atomic.atomic_file`), so a failed
+    or killed write leaves an earlier file intact. ``path`` is checked first
+    (:func:`check_codes_output`): only an earlier codes file is replaced.
 
     Examples
     --------
@@ -276,9 +312,7 @@ def save_codes(path: str | Path, q: QuantizedCodes) -> Path:
     True
     """
     q = _check_quantized(q)
-    path = Path(path)
-    if path.suffix.lower() != ".npz":
-        raise ValueError(f"cannot write codes to {path}: use a .npz file name")
+    path = check_codes_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     empty = np.zeros(0, dtype=np.float32)
     arrays = {
@@ -288,49 +322,203 @@ def save_codes(path: str | Path, q: QuantizedCodes) -> Path:
         "dtype": np.array(q.dtype),
         "format": np.array(CODES_FORMAT),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_file(path, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def check_codes_output(path: str | Path) -> Path:
+    """Refuse ``path`` as the target of :func:`save_codes` unless it is a ``.npz`` name that is
+    absent or an earlier codes file (one :func:`load_codes` reads: nothing else is replaced);
+    returns the absolute path.
+
+    Cheap (an existing file's headers only): call it before computing the codes, so a bad
+    ``--out`` costs nothing.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from aekit.tasks.compression import check_codes_output
+    >>> data = pathlib.Path(tempfile.mkdtemp()) / "data.npz"
+    >>> np.savez(data, X=np.zeros(3))
+    >>> check_codes_output(data)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ... exists and is not a file of aekit codes; not overwriting it
+    """
+    path = Path(path).absolute()
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"cannot write codes to {path}: use a .npz file name")
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link; not replacing it")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a .npz file name")
+    if path.exists():
+        try:
+            _read_codes_file(path, read_codes=False)
+        except (ValueError, OSError):
+            raise ValueError(
+                f"{path} exists and is not a file of aekit codes; not overwriting it"
+            ) from None
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path}: {parent} is not a writable folder")
     return path
 
 
 def load_codes(path: str | Path) -> QuantizedCodes:
     """Read codes written by :func:`save_codes` (without unpickling anything).
 
+    The file is read as what it may be, a stranger's: a regular file only (a FIFO does not
+    block), an archive of the members the format defines and no other, stored uncompressed
+    (as :func:`save_codes` writes them). Each member's .npy header must announce what the
+    format expects (int8, float16 or float32 codes of shape ``(n, latent_dim)``; a float
+    ``scale`` and ``offset`` of shape ``(latent_dim,)``; short strings), consistent with the
+    member's size, before its data is read; so a damaged or hostile file costs about as much
+    as its own size, never more, and gives a ``ValueError``.
+
     See :func:`save_codes` for an example.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        When ``path`` is not a file of aekit codes, or is damaged.
     """
-    path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path} could not be read as an .npz file: {exc}") from None
-    if not hasattr(archive, "files"):
-        raise ValueError(f"{path} is a single array, not an .npz file of codes")
-    with archive:
-        missing = [k for k in ("codes", "scale", "offset", "dtype") if k not in archive.files]
-        if missing:
-            raise ValueError(f"{path} is not a file of aekit codes: it lacks {missing}")
+    return _read_codes_file(Path(path), read_codes=True)
+
+
+def _read_codes_file(path: Path, read_codes: bool) -> QuantizedCodes:
+    """Check ``path`` as a codes file and read it (without the codes when ``read_codes`` is
+    False: their header only, enough to recognise the file)."""
+    with open_regular(path) as f:
+        if f.read(6) == b"\x93NUMPY":
+            raise ValueError(f"{path} is a single array, not an .npz file of codes")
+        file_size = os.fstat(f.fileno()).st_size
         try:
-            arrays = {k: archive[k] for k in archive.files}
-        except ValueError as exc:  # an object array, which would need unpickling
-            raise ValueError(f"{path} holds arrays aekit does not read: {exc}") from None
+            archive = zipfile.ZipFile(f)
+        except _ZIP_ERRORS as exc:
+            raise ValueError(
+                f"{path} could not be read as an .npz file: {_short(str(exc))}"
+            ) from None
+        with archive:
+            try:
+                members = _members(path, archive, file_size)
+                name, scale, offset = _check_members(path, archive, members)
+                codes = members["codes"]
+                if not read_codes:
+                    values = np.zeros((1, codes.shape[1]), dtype=np.dtype(name))
+                else:
+                    values = _read_member(path, archive, codes)
+            except _ZIP_ERRORS as exc:
+                if isinstance(exc, ValueError):
+                    raise  # ours, or zipfile's: clear enough, and of the promised type
+                raise ValueError(f"{path} is damaged: {_short(str(exc))}") from None
+    return _check_quantized(QuantizedCodes(values, scale, offset, name))
+
+
+def _members(path: Path, archive: zipfile.ZipFile, file_size: int) -> dict[str, _Member]:
+    """The members of the archive by name, from their headers; refuses unknown, repeated,
+    compressed, encrypted or truncated members before reading any data."""
+    members: dict[str, _Member] = {}
+    for info in archive.infolist():
+        key = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else None
+        if key not in CODES_MEMBERS:
+            raise ValueError(
+                f"{path} is not a file of aekit codes: it holds "
+                f"{_short(repr(info.filename))}, which the format does not define"
+            )
+        if key in members:
+            raise ValueError(f"{path} is damaged: it holds {info.filename} twice")
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{path} is damaged: {info.filename} is encrypted")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(
+                f"{path}: {info.filename} is compressed; aekit reads codes stored "
+                "uncompressed, as save_codes writes them"
+            )
+        if info.compress_size != info.file_size or info.header_offset + info.file_size > file_size:
+            raise ValueError(f"{path} is damaged: {info.filename} runs past the end of the file")
+        with archive.open(info) as member:
+            shape, fortran, dtype = read_npy_header(member, f"{path}: {info.filename}")
+            header_size = member.tell()
+        if dtype.hasobject:
+            raise ValueError(
+                f"{path} holds arrays aekit does not read: {info.filename} holds Python "
+                "objects, which would need unpickling"
+            )
+        data_size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if header_size + data_size != info.file_size:
+            raise ValueError(
+                f"{path} is damaged: {info.filename} announces {data_size} bytes of data in "
+                f"{info.file_size - header_size}"
+            )
+        members[key] = _Member(info, shape, fortran, dtype)
+    missing = [k for k in _REQUIRED_MEMBERS if k not in members]
+    if missing:
+        raise ValueError(f"{path} is not a file of aekit codes: it lacks {missing}")
+    return members
+
+
+def _text(path: Path, archive: zipfile.ZipFile, member: _Member, key: str) -> str:
+    """The string of a scalar string member (``dtype``, ``format``)."""
+    if member.dtype.kind != "U" or member.shape != () or member.dtype.itemsize > 4 * _MAX_TEXT:
+        raise ValueError(
+            f"{path}: {key!r} must be a short string, got {member.dtype} of shape {member.shape}"
+        )
+    return str(_read_member(path, archive, member)[()])
+
+
+def _check_members(
+    path: Path, archive: zipfile.ZipFile, members: dict[str, _Member]
+) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+    """Check the headers against each other; read the small members. Returns the dtype name
+    and, for int8 codes, the scale and offset."""
     # Files without the marker are accepted (written by hand); another marker is not.
-    if "format" in arrays and str(arrays["format"]) != CODES_FORMAT:
-        raise ValueError(f"{path} is not a file of aekit codes (format {str(arrays['format'])!r})")
-    dtype = arrays["dtype"]
-    if dtype.shape != () or dtype.dtype.kind != "U":
-        raise ValueError(f"{path}: 'dtype' must be a string, got {dtype!r}")
-    name = _check_dtype(str(dtype))
-    scale = arrays["scale"] if name == "int8" else None
-    offset = arrays["offset"] if name == "int8" else None
-    return _check_quantized(QuantizedCodes(arrays["codes"], scale, offset, name))
+    if "format" in members:
+        marker = _text(path, archive, members["format"], "format")
+        if marker != CODES_FORMAT:
+            raise ValueError(f"{path} is not a file of aekit codes (format {_short(repr(marker))})")
+    text = _text(path, archive, members["dtype"], "dtype")
+    if text not in CODE_BITS:
+        raise ValueError(f"{path}: 'dtype' must be one of {list(CODE_BITS)}, got {_short(text)!r}")
+    codes = members["codes"]
+    if len(codes.shape) != 2 or min(codes.shape) < 1:
+        raise ValueError(
+            f"{path}: codes must be a 2-D array (n_samples, latent_dim) with at least one "
+            f"sample and one dimension, got shape {codes.shape}"
+        )
+    if not same_kind(codes.dtype, np.dtype(text)):
+        raise ValueError(f"{path}: codes are stored as {codes.dtype}, but dtype says {text}")
+    dim = codes.shape[1]
+    side = {}
+    for key in ("scale", "offset"):
+        member = members[key]
+        if text == "int8":
+            floats = (np.dtype(np.float32), np.dtype(np.float64))
+            if member.shape != (dim,) or not any(same_kind(member.dtype, t) for t in floats):
+                raise ValueError(
+                    f"{path}: int8 codes need a float {key} of shape ({dim},), got "
+                    f"{member.dtype} of shape {member.shape}"
+                )
+            side[key] = _read_member(path, archive, member)
+        elif member.shape not in ((0,), (dim,)) or member.dtype.kind != "f":
+            # Unused for float codes, but a large or odd array here is no file aekit wrote.
+            raise ValueError(
+                f"{path}: {text} codes take an empty {key}, got {member.dtype} of shape "
+                f"{member.shape}"
+            )
+    return text, side.get("scale"), side.get("offset")
+
+
+def _read_member(path: Path, archive: zipfile.ZipFile, member: _Member) -> np.ndarray:
+    """The data of a member whose header has been checked (its size matches the entry's)."""
+    with archive.open(member.info) as f:
+        read_npy_header(f, f"{path}: {member.info.filename}")
+        return read_array(f, member.shape, member.fortran, member.dtype, path)
 
 
 # ----------------------------------------------------------------------------- report

@@ -12,6 +12,13 @@ from sklearn.model_selection import train_test_split
 
 from aekit.datasets import load_digits
 from aekit.estimators import Autoencoder
+from aekit.io.atomic import atomic_directory, atomic_file, check_replaceable
+from aekit.tasks.retrieval import holds_only, is_model_files
+
+MODEL = "model"
+# The pictures written with the model; report.html joins them once the folder is in place.
+PICTURES = ("reconstructions.png", "latent_map.png")
+REPORT = "report.html"
 
 
 class DemoResult(NamedTuple):
@@ -29,6 +36,19 @@ def _sse(X: np.ndarray, R: np.ndarray) -> float:
     return float(((X.reshape(len(X), -1) - R.reshape(len(R), -1)) ** 2).sum(1).mean())
 
 
+def is_demo_dir(path: Path) -> bool:
+    """Whether ``path`` holds nothing but what :func:`run_demo` writes (the model's files in
+    ``model/``, the pictures, the report)."""
+    return holds_only(path, files=(*PICTURES, REPORT), folders={MODEL: is_model_files})
+
+
+def check_demo_output(out: str | Path) -> Path:
+    """Refuse ``out`` as :func:`run_demo`'s folder unless it is absent, empty or an earlier
+    demo's output holding nothing else; returns the absolute path. Cheap: call it before
+    training."""
+    return check_replaceable(out, is_demo_dir, "an output of aekit demo")
+
+
 def run_demo(
     out: str | Path = "aekit-demo", random_state: int = 0, verbose: bool = False
 ) -> DemoResult:
@@ -36,9 +56,14 @@ def run_demo(
 
     Writes to ``out``: ``model/`` (the saved model), ``reconstructions.png`` (test originals
     above their reconstructions), ``latent_map.png`` (the 2-D codes of the test digits,
-    coloured by digit) and ``report.html`` (:func:`aekit.report.write_report` on the test
+    coloured by digit) and ``report.html`` (:func:`aekit.report.build_report` on the test
     digits: metrics, plots and the interactive latent map). Returns the test error beside
     PCA's with the same code size.
+
+    ``out`` must be absent, empty or the output of an earlier demo (checked before training,
+    see :func:`check_demo_output`). The model and the pictures replace it as a whole
+    (:func:`aekit.io.atomic.atomic_directory`), then the report is added (written atomically,
+    once the model is in place, so that it names the model's final path).
 
     Examples
     --------
@@ -48,10 +73,9 @@ def run_demo(
     True
     """
     from aekit import plot
-    from aekit.report import write_report
+    from aekit.report import build_report
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_demo_output(out)
     X, y = load_digits()
     X_train, X_test, _y_train, y_test = train_test_split(
         X, y, test_size=0.2, stratify=y, random_state=random_state
@@ -72,20 +96,26 @@ def run_demo(
     pca = PCA(latent_dim, random_state=random_state).fit(X_train.reshape(len(X_train), -1))
     pca_recon = pca.inverse_transform(pca.transform(X_test.reshape(len(X_test), -1)))
 
-    files = {"model": ae.save(out / "model")}
     order = np.argsort(y_test, kind="stable")
     picks = order[np.searchsorted(y_test[order], np.arange(10))]  # one test image per digit
-    fig = plot.reconstructions(
-        X_test[picks], ae.reconstruct(X_test[picks]), title="test digits (top) and reconstructions"
-    )
-    files["reconstructions"] = out / "reconstructions.png"
-    fig.savefig(files["reconstructions"], dpi=100)
-    fig = plot.latent_map(ae.transform(X_test), y_test, title="2-D codes of the test digits")
-    files["latent map"] = out / "latent_map.png"
-    fig.savefig(files["latent map"], dpi=100)
-    files["report"] = write_report(
+    figures = {
+        "reconstructions": plot.reconstructions(
+            X_test[picks],
+            ae.reconstruct(X_test[picks]),
+            title="test digits (top) and reconstructions",
+        ),
+        "latent map": plot.latent_map(
+            ae.transform(X_test), y_test, title="2-D codes of the test digits"
+        ),
+    }
+    files = {"model": out / MODEL}
+    with atomic_directory(out, is_demo_dir, "an output of aekit demo") as tmp:
+        ae.save(tmp / MODEL)
+        for (label, fig), name in zip(figures.items(), PICTURES, strict=True):
+            fig.savefig(tmp / name, dpi=100)
+            files[label] = out / name
+    page = build_report(
         ae,
-        out / "report.html",
         X_test,
         y_test,
         title="aekit demo: a 2-D code of the digits",
@@ -93,6 +123,9 @@ def run_demo(
         path=files["model"],
         random_state=random_state,
     )
+    files["report"] = out / REPORT
+    with atomic_file(files["report"], "w") as f:
+        f.write(page)
 
     config = ae.module_.config
     widths = [config.n_features, *config.hidden, config.latent_dim]

@@ -8,6 +8,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from aekit.io.atomic import atomic_directory, check_replaceable
+from aekit.tasks.retrieval import holds_only
+
+# What `generate` writes to its folder, and all that folder may hold to be replaced.
+OUTPUT_FILES = ("samples.npy", "interpolation.npy", "samples.png", "interpolation.png")
+
 
 def _index(name: str, value: Any, n: int, source: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -38,6 +44,21 @@ def image_shape(model: Any) -> tuple[int, int] | None:
     if len(shape) == 3 and shape[0] == 1:
         shape = shape[1:]
     return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
+
+
+def is_generation_dir(path: Path) -> bool:
+    """Whether ``path`` holds nothing but files that :func:`generate` writes."""
+    return holds_only(path, files=OUTPUT_FILES)
+
+
+def check_generation_output(out: str | Path) -> Path:
+    """Refuse ``out`` as :func:`generate`'s folder unless it is absent, empty or an earlier
+    output of ``generate`` (``samples.npy``, ``interpolation.npy`` and their PNGs, nothing
+    else); returns the absolute path. Cheap: call it before any work."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    return check_replaceable(out, is_generation_dir, "an output of aekit generate")
 
 
 class Generation(NamedTuple):
@@ -89,7 +110,9 @@ def generate(
         Images per row of the samples' grid.
     out : str or Path, optional
         Folder to write ``samples.npy`` and ``interpolation.npy`` to, and for image models
-        ``samples.png`` and ``interpolation.png``.
+        ``samples.png`` and ``interpolation.png``. It must be absent, empty or an earlier
+        output of ``generate`` (checked before anything is drawn); it is replaced as a whole
+        (:func:`aekit.io.atomic.atomic_directory`), so a failure leaves the earlier one.
     figures : bool, default=True
         Draw the figures (image models only; needs matplotlib).
 
@@ -115,9 +138,7 @@ def generate(
             f"{type(model).__name__}"
         )
     check_is_fitted(model, "module_")
-    folder = None if out is None else Path(out)
-    if folder is not None and folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder} exists and is not a folder")
+    folder = None if out is None else check_generation_output(out)
     samples = model.sample(n, random_state=random_state)
     if data is None:
         pool, source = samples, "samples"
@@ -139,11 +160,11 @@ def generate(
 
     files: dict[str, Path] = {}
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, array in (("samples", samples), ("interpolation", interpolation)):
-            files[f"{name}.npy"] = folder / f"{name}.npy"
-            np.save(files[f"{name}.npy"], array)
-        for name, fig in drawn.items():
-            files[f"{name}.png"] = folder / f"{name}.png"
-            fig.savefig(files[f"{name}.png"], dpi=100)
+        with atomic_directory(folder, is_generation_dir, "an output of aekit generate") as tmp:
+            for name, array in (("samples", samples), ("interpolation", interpolation)):
+                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+                files[f"{name}.npy"] = folder / f"{name}.npy"
+            for name, fig in drawn.items():
+                fig.savefig(tmp / f"{name}.png", dpi=100)
+                files[f"{name}.png"] = folder / f"{name}.png"
     return Generation(samples, interpolation, shape, drawn, files)
