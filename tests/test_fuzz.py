@@ -358,3 +358,12 @@ def test_nab_windows_file_is_checked(tmp_path, windows):
     (tmp_path / "w.json").write_text(windows)
     with pytest.raises(ValueError, match=r"w\.json|anomaly window"):
         load_nab(tmp_path / "s.csv", windows=tmp_path / "w.json")
+
+
+def test_nab_windows_on_a_series_without_time_column_are_refused(tmp_path):
+    # Found by the fuzz campaign: a damaged first column left integer steps, which numpy
+    # cannot compare with the windows' datetimes (a UFuncTypeError).
+    (tmp_path / "s.csv").write_text("step,value\n1,1\n2,2\n")
+    (tmp_path / "w.json").write_text('{"x/s.csv": [["2014-07-01", "2014-07-02"]]}')
+    with pytest.raises(ValueError, match="no time column"):
+        load_nab(tmp_path / "s.csv", windows=tmp_path / "w.json")

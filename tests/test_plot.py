@@ -826,11 +826,15 @@ def test_anomaly_scores_errors(zeros_detector) -> None:
         plot.anomaly_scores(detector, X_train[:10], labels=truth_train)
     bad = scores.copy()
     bad[5] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match="NaN or -inf"):
         plot.anomaly_scores(bad)
+    # +inf is a row the detector could not score and flagged (issue 14): drawn past the
+    # largest finite score and counted in the legend, its rank kept for the ROC curve.
     bad[5] = np.inf
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        plot.anomaly_scores(bad, threshold=1.0)
+    fig = plot.anomaly_scores(bad, threshold=1.0)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(text.startswith("1 unscorable (+inf)") for text in legend)
+    fig.savefig(io.BytesIO(), format="png")
     with pytest.raises(ValueError, match="only used with a fitted detector"):
         plot.anomaly_scores(scores, X_train)
     for bins in (0, -3, 2.5, True):

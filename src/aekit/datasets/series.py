@@ -129,6 +129,10 @@ def load_nab(path: str | Path, windows: str | Path | None = None) -> Series:
         windows = path.parent / "combined_windows.json"
         if not windows.is_file():
             return series
+    if series.timestamps.dtype.kind != "M":
+        raise ValueError(
+            f"{path} has no time column, so NAB's anomaly windows cannot be placed on it"
+        )
     return series._replace(labels=nab_labels(series.timestamps, _read_windows(windows, path.name)))
 
 

@@ -13,6 +13,24 @@ from aekit.plot._base import _figure
 LOG_SPREAD = 100.0
 
 
+def displayable_scores(scores: np.ndarray) -> tuple[np.ndarray, int]:
+    """``scores`` with +inf (a row the detector could not score, and flagged) moved just past
+    the largest finite score, which keeps every ranking (ROC) and lets a histogram draw it;
+    returns them and how many there were. NaN or -inf are refused."""
+    scores = np.asarray(scores, dtype=np.float64)
+    unscorable = np.isposinf(scores)
+    if np.isnan(scores).any() or np.isneginf(scores).any():
+        raise ValueError("scores hold NaN or -inf values")
+    if not unscorable.any():
+        return scores, 0
+    finite = scores[~unscorable]
+    top = float(finite.max()) if finite.size else 1.0
+    spread = float(np.ptp(finite)) if finite.size > 1 else 0.0
+    return np.where(unscorable, top + 0.05 * max(spread, abs(top), 1.0), scores), int(
+        unscorable.sum()
+    )
+
+
 def _scores_and_threshold(
     source: Any, X: Any, threshold: float | None
 ) -> tuple[np.ndarray, float | None]:
@@ -77,8 +95,7 @@ def anomaly_scores(
     scores, threshold = _scores_and_threshold(detector_or_scores, X, threshold)
     if scores.ndim != 1 or len(scores) == 0:
         raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores hold NaN or infinite values")
+    scores, unscorable = displayable_scores(scores)
     truth = None
     if labels is not None:
         truth = np.asarray(labels)
@@ -99,6 +116,8 @@ def anomaly_scores(
     fig = _figure(10.0 if with_roc else 6.0, 4.0)
     axes = fig.subplots(1, 2 if with_roc else 1, squeeze=False)[0]
     ax = axes[0]
+    if unscorable:
+        ax.plot([], [], " ", label=f"{unscorable} unscorable (+inf), drawn at the right edge")
     if truth is None:
         ax.hist(scores, bins=edges, color="C0", label="samples")
     else:
@@ -188,8 +207,7 @@ def anomaly_timeline(
     scores, threshold = _scores_and_threshold(detector_or_scores, X, threshold)
     if scores.ndim != 1 or len(scores) == 0:
         raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores hold NaN or infinite values")
+    scores, _ = displayable_scores(scores)
     steps = np.arange(len(scores))
     values = None
     if series is not None:

@@ -216,7 +216,10 @@ def _metrics(
         if _binary(y) and len(y) == len(scores):
             from sklearn.metrics import roc_auc_score
 
-            rows.append(("ROC-AUC against the labels", f"{roc_auc_score(y, scores):.4f}"))
+            from aekit.plot.anomaly import displayable_scores
+
+            auc = roc_auc_score(y, displayable_scores(scores)[0])  # +inf ranks first, as it is
+            rows.append(("ROC-AUC against the labels", f"{auc:.4f}"))
         return rows
     rng = np.random.default_rng(seed)
     if len(X) > MAX_METRIC_SAMPLES:
