@@ -9,10 +9,9 @@ every way a file can be damaged ends in a ``ValueError`` that names the file.
 from __future__ import annotations
 
 import gzip
-import io
 import math
+import os
 import struct
-import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -20,6 +19,9 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+from aekit._untrusted import open_regular, read_npy_header, read_up_to, regular_file
+from aekit._untrusted import read_array as _read_data
 
 # IDX type byte -> numpy dtype (big-endian), from the format's definition on the MNIST page.
 _IDX_TYPES = {
@@ -31,26 +33,6 @@ _IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 
-# Bytes read per call from a stream whose length only the data itself proves (a gzip or zip
-# member): what is held grows with what was really decompressed, not with what a header says.
-_CHUNK = 1 << 22
-
-# numpy's own bound on a .npy header (``max_header_size``), checked here before the header
-# is read: numpy reads the announced length first, which may be 4 GB in a 2.0 header.
-_MAX_NPY_HEADER = 10_000
-_NPY_MAGIC = b"\x93NUMPY"
-# What numpy's header parser (ast.literal_eval, its Python 2 token filter, dtype building)
-# raises on a damaged header; all of it means the same to a user: a damaged file.
-_NPY_HEADER_ERRORS = (
-    ValueError,
-    SyntaxError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    RecursionError,
-    tokenize.TokenError,
-)
 # What zipfile and zlib raise on a damaged archive besides ValueError (BadZipFile, a bad
 # offset's OSError, a cut deflate stream's EOFError, an unknown method's NotImplementedError,
 # an encrypted member's RuntimeError, a malformed zip64 record's struct.error).
@@ -69,29 +51,6 @@ _ZIP_ERRORS = (
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
-def _regular_file(path: str | Path) -> Path:
-    """``path`` if it is a regular file (links followed): a FIFO or a device could block or
-    never end, and a directory is no data file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    if not path.is_file():
-        raise ValueError(f"{path} is not a regular file")
-    return path
-
-
-def _read_up_to(f: IO[bytes], limit: int) -> bytearray:
-    """At most ``limit`` bytes of ``f``, in chunks, so that memory follows the bytes that are
-    really there, never the ``limit`` (which a header may have inflated)."""
-    buf = bytearray()
-    while len(buf) < limit:
-        chunk = f.read(min(_CHUNK, limit - len(buf)))
-        if not chunk:
-            break
-        buf += chunk
-    return buf
-
-
 # ----------------------------------------------------------------------------- IDX
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw) such as ``t10k-images-idx3-ubyte.gz``.
@@ -103,7 +62,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     >>> images.shape  # doctest: +SKIP
     (10000, 28, 28)
     """
-    path = _regular_file(path)
+    path = regular_file(path)
     gzipped = path.suffix == ".gz"
     try:
         with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
@@ -122,10 +81,10 @@ def read_idx(path: str | Path) -> np.ndarray:
             if gzipped:
                 # One byte past the announced end: reading it also reaches the stream's end,
                 # where gzip checks its CRC-32 and length.
-                size = header + len(data := _read_up_to(f, expected - header + 1))
+                size = header + len(data := read_up_to(f, expected - header + 1))
             else:
                 size = path.stat().st_size
-                data = _read_up_to(f, expected - header) if size == expected else bytearray()
+                data = read_up_to(f, expected - header) if size == expected else bytearray()
     except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path} could not be read as an IDX file: {exc}") from None
     if size != expected:
@@ -138,70 +97,31 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- NPY / NPZ
-def _npy_header(f: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """Parse a .npy header from ``f``: (shape, fortran_order, dtype, header length in bytes)."""
-    magic = f.read(len(_NPY_MAGIC) + 2)
-    if len(magic) < len(_NPY_MAGIC) + 2 or not magic.startswith(_NPY_MAGIC):
-        raise ValueError(f"{name} is not a .npy array (bad magic string)")
-    version = (magic[-2], magic[-1])
-    if version == (1, 0):
-        length_size, parse = 2, np.lib.format.read_array_header_1_0
-    elif version == (2, 0):
-        length_size, parse = 4, np.lib.format.read_array_header_2_0
-    else:  # 3.0 only differs for structured dtypes with non-Latin-1 field names
-        raise ValueError(f"{name}: .npy format version {version[0]}.{version[1]} is not supported")
-    length = f.read(length_size)
-    if len(length) < length_size:
-        raise ValueError(f"{name} is a truncated .npy array")
-    n = int.from_bytes(length, "little")
-    if n > _MAX_NPY_HEADER:
-        raise ValueError(f"{name} announces a .npy header of {n} bytes; a real one is shorter")
-    header = f.read(n)
-    if len(header) < n:
-        raise ValueError(f"{name} is a truncated .npy array")
-    try:
-        shape, fortran_order, dtype = parse(io.BytesIO(length + header))
-    except _NPY_HEADER_ERRORS as exc:
-        raise ValueError(f"{name} has a damaged .npy header: {exc}") from None
-    if any(d < 0 for d in shape):
-        raise ValueError(f"{name} has a damaged .npy header: negative shape {shape}")
-    if dtype.hasobject:
-        raise ValueError(
-            f"{name} could not be read as a numeric .npy array: it holds Python objects, which "
-            "would need unpickling"
-        )
-    if dtype.itemsize == 0:
-        raise ValueError(f"{name} could not be read as a numeric .npy array: dtype {dtype}")
-    return shape, fortran_order, dtype, len(magic) + length_size + n
-
-
 def _read_npy_stream(f: IO[bytes], size: int, name: str) -> np.ndarray:
     """The array in the .npy stream ``f`` of ``size`` bytes, checked against its header
     before anything is allocated (numpy would allocate what the header announces)."""
-    shape, fortran_order, dtype, header = _npy_header(f, name)
-    count = math.prod(shape)
-    expected = count * dtype.itemsize
+    shape, fortran_order, dtype = read_npy_header(f, name)
+    header = f.tell()
+    expected = math.prod(shape) * dtype.itemsize
     if size - header != expected:
         raise ValueError(
             f"{name} holds {size - header} bytes of array data, but its header announces "
             f"{expected} (shape {shape}, dtype {dtype})"
         )
-    data = _read_up_to(f, expected)
-    if len(data) != expected or f.read(1):  # the extra read reaches a zip member's CRC check
+    array = _read_data(f, shape, fortran_order, dtype, name)
+    if f.read(1):  # also reaches the end of a zip member, where its CRC is checked
         raise ValueError(f"{name} does not hold the {expected} bytes its header announces")
-    array = np.frombuffer(data, dtype=dtype, count=count)  # writeable: data is a bytearray
-    if fortran_order:
-        return array.reshape(shape[::-1]).transpose()
-    return array.reshape(shape)
+    return array
 
 
 def read_npy(path: str | Path) -> np.ndarray:
     """Read a ``.npy`` array (object arrays are refused: they would need unpickling)."""
-    path = _regular_file(path)
     try:
-        with open(path, "rb") as f:
-            return _read_npy_stream(f, path.stat().st_size, str(path))
+        with open_regular(path, "data") as f:
+            return _read_npy_stream(f, os.fstat(f.fileno()).st_size, str(path))
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
         raise ValueError(f"{path} could not be read: {exc}") from None
 
 
@@ -225,7 +145,7 @@ def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str)
 def _read_npz_arrays(path: Path, choose: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray]:
     """Read the arrays that ``choose(names in the archive)`` picks from the ``.npz`` ``path``;
     only those are decompressed."""
-    path = _regular_file(path)
+    path = regular_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
             members = _npz_members(archive)
@@ -270,7 +190,7 @@ def read_csv(path: str | Path) -> np.ndarray:
 
     A first column of timestamps (a time series, as NAB's ``timestamp,value`` files) is left
     out: the result holds the value columns, shape (T, F)."""
-    path = _regular_file(path)
+    path = regular_file(path)
     try:
         with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
             first = f.readline()
@@ -308,7 +228,7 @@ READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read an array file by its suffix: ``.npy``, ``.npz`` (``key`` picks the array), ``.csv``,
     or IDX (``*-ubyte``, ``.idx``, optionally ``.gz``)."""
-    path = _regular_file(path)
+    path = regular_file(path)
     name = path.name.removesuffix(".gz")
     if "-idx" in name or name.endswith("-ubyte") or name.endswith(".idx"):
         return read_idx(path)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from aekit.datasets.files import _regular_file
+from aekit._untrusted import regular_file
 
 
 class Series(NamedTuple):
@@ -53,7 +53,7 @@ def read_series(path: str | Path) -> Series:
     >>> s.values.tolist(), str(s.timestamps[1])
     ([3.0, 4.0], '2014-07-01T00:30:00')
     """
-    path = _regular_file(path)
+    path = regular_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -139,7 +139,7 @@ def load_nab(path: str | Path, windows: str | Path | None = None) -> Series:
 def _read_windows(windows: str | Path, name: str) -> list[list[str]]:
     """The anomaly windows of the series file ``name`` in NAB's ``combined_windows.json``:
     ``{"<folder>/<file>.csv": [[start, end], ...], ...}``, checked before use."""
-    windows = _regular_file(windows)
+    windows = regular_file(windows)
     try:
         table = json.loads(windows.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

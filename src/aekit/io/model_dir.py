@@ -39,6 +39,14 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._untrusted import (
+    READ_CHUNK,
+    holds_only,
+    open_regular,
+    parse_json,
+    read_exactly,
+    read_json,
+)
 from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
 from aekit.io.schema import (
     DataclassSpec,
@@ -103,73 +111,6 @@ _TORCH_DTYPES = {
     torch.int8: "I8",
     torch.int16: "I16",
 }
-
-
-# ---------------------------------------------------------------------------- safe reading
-def _open_regular(path: Path, what: str) -> int:
-    """Open ``path`` for reading only if it is a regular file; return the descriptor.
-
-    Checked before opening (opening a FIFO blocks until a writer comes; opening a device may
-    act on it) and again on the open descriptor, which O_NONBLOCK keeps from blocking if the
-    file was swapped in between.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(mode):
-        raise ValueError(f"{path} is not a regular file; aekit reads {what} only from plain files")
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ValueError(f"{path} is not a regular file; aekit reads {what} only from plain files")
-    return fd
-
-
-def _read_all(fd: int, n: int) -> bytes:
-    chunks, left = [], n
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_bounded(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of the regular file ``path``, refused when larger than ``limit``."""
-    fd = _open_regular(path, what)
-    try:
-        size = os.fstat(fd).st_size
-        data = _read_all(fd, limit + 1) if size <= limit else b""
-    finally:
-        os.close(fd)
-    if size > limit or len(data) > limit:
-        raise ValueError(
-            f"{path} is {max(size, len(data)):,} bytes; aekit reads a {what} of at most "
-            f"{limit:,} bytes (damaged or not an aekit file)"
-        )
-    return data
-
-
-def _parse_json(data: bytes, path: Path) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except RecursionError:
-        raise ValueError(f"{path} is damaged: its JSON is nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, over-long integers
-        raise ValueError(f"{path} is damaged: {exc}") from None
-
-
-def _read_json(path: Path, limit: int, what: str) -> Any:
-    return _parse_json(_read_bounded(path, limit, what), path)
 
 
 # -------------------------------------------------------------------------------- schema
@@ -359,22 +300,17 @@ def _read_header(path: Path) -> dict[str, _Tensor]:
 
     if not path.exists():
         raise ValueError(f"{path.parent} has no {path.name}")
-    fd = _open_regular(path, "model weights")
-    try:
-        size = os.fstat(fd).st_size
+    with open_regular(path, "model weights") as f:
+        size = os.fstat(f.fileno()).st_size
         if size < 8:
             raise damaged(f"{size} bytes, shorter than a header")
-        n = int.from_bytes(_read_all(fd, 8), "little")
+        n = int.from_bytes(read_exactly(f, 8, path, "header"), "little")
         if n > MAX_HEADER_BYTES or 8 + n > size:
             raise damaged(f"a header of {n:,} bytes in a file of {size:,}")
-        raw = _read_all(fd, n)
-    finally:
-        os.close(fd)
+        raw = read_exactly(f, n, path, "header")
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        raise damaged("header nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = parse_json(raw)
+    except ValueError as exc:
         raise damaged(f"header: {exc}") from None
     if not isinstance(header, dict):
         raise damaged("the header is not a JSON object")
@@ -490,12 +426,9 @@ def _check_finite(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    fd = _open_regular(path, "model weights")
-    try:
-        while chunk := os.read(fd, 1 << 20):
+    with open_regular(path, "model weights") as f:
+        while chunk := f.read(READ_CHUNK):
             digest.update(chunk)
-    finally:
-        os.close(fd)
     return digest.hexdigest()
 
 
@@ -525,23 +458,32 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n", encoding="utf-8")
 
 
-def _is_model_dir(path: Path) -> bool:
-    """True when ``path`` is an aekit model directory (its config.json carries the format
-    marker) holding nothing but the model's own files: the only kind a save may replace."""
+def is_model_dir(path: Path) -> bool:
+    """Whether ``path`` is an aekit model directory (its config.json carries the format
+    marker) holding nothing but the model's own files (a report among them): the only kind a
+    save may replace, and the ``model/`` folder of an index or a demo.
+
+    Parameters
+    ----------
+    path : Path
+        The directory to look at; a link, a file or a missing path is no model directory.
+
+    Returns
+    -------
+    bool
+        True when ``path`` is such a directory.
+    """
     try:
-        entries = list(path.iterdir())
-        if not entries or not all(
-            e.name in REPLACEABLE_FILES and stat.S_ISREG(e.lstat().st_mode) for e in entries
-        ):
+        if not holds_only(path, files=REPLACEABLE_FILES):
             return False
-        config = _read_json(path / CONFIG, MAX_CONFIG_BYTES, "model configuration")
+        config = read_json(path / CONFIG, MAX_CONFIG_BYTES, "model configuration")
     except (ValueError, OSError):
         return False
     return isinstance(config, dict) and config.get("format") == FORMAT
 
 
 def _is_complete_model(path: Path) -> bool:
-    return _is_model_dir(path) and (path / WEIGHTS).is_file()
+    return is_model_dir(path) and (path / WEIGHTS).is_file()
 
 
 def _locate(path: str | Path) -> Path:
@@ -581,10 +523,10 @@ def check_model_output(path: str | Path) -> Path:
     ValueError: ... is a non-empty directory that is not an aekit model; not replacing it
     """
     folder = Path(path)
-    if folder.is_dir() and not folder.is_symlink() and not _is_model_dir(folder):
+    if folder.is_dir() and not folder.is_symlink() and not is_model_dir(folder):
         try:
             extra = sorted(p.name for p in folder.iterdir() if p.name not in REPLACEABLE_FILES)
-            config = _read_json(folder / CONFIG, MAX_CONFIG_BYTES, "model configuration")
+            config = read_json(folder / CONFIG, MAX_CONFIG_BYTES, "model configuration")
         except (ValueError, OSError):
             pass
         else:
@@ -596,7 +538,7 @@ def check_model_output(path: str | Path) -> Path:
                     f"{folder} is an aekit model but also holds {shown}; not replacing it "
                     "(move those files or choose another path)"
                 )
-    return check_replaceable(path, _is_model_dir, "an aekit model")
+    return check_replaceable(path, is_model_dir, "an aekit model")
 
 
 def save(estimator: Any, path: str | Path) -> Path:
@@ -661,7 +603,7 @@ def save(estimator: Any, path: str | Path) -> Path:
         except ValueError as exc:
             raise ValueError(f"cannot save the fitted model's {exc}") from None
 
-    with atomic_directory(path, is_ours=_is_model_dir, what="an aekit model") as tmp:
+    with atomic_directory(path, is_ours=is_model_dir, what="an aekit model") as tmp:
         _write_json(tmp / HISTORY, history)
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         if os.name == "posix":
@@ -675,22 +617,31 @@ def save(estimator: Any, path: str | Path) -> Path:
 
 # ---------------------------------------------------------------------------------- reading
 def read_format_json(
-    path: str | Path, filename: str, fmt: str, max_version: int, kind: str, what: str
+    path: str | Path,
+    filename: str,
+    fmt: str,
+    max_version: int,
+    kind: str,
+    what: str,
+    limit: int = MAX_CONFIG_BYTES,
 ) -> dict[str, Any]:
     """Read ``path / filename``, the JSON description of an aekit ``kind`` directory (a model,
     an index), and check its ``format`` and ``format_version``; raise ``FileNotFoundError``
     when ``path`` is missing and ``ValueError`` when it is not such a directory or is damaged.
     ``what`` names the file's content in the messages ("model configuration"). The file must
-    be a regular file of at most 1 MB (:data:`MAX_CONFIG_BYTES`)."""
+    be a regular file of at most ``limit`` bytes (1 MB, :data:`MAX_CONFIG_BYTES`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no {kind} at {path}")
     if not path.is_dir():
-        raise ValueError(f"{path} is not a {kind} directory (expected a folder with {filename})")
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise ValueError(
+            f"{path} is not {article} {kind} directory (expected a folder with {filename})"
+        )
     described = path / filename
     if not described.exists() and not described.is_symlink():
         raise ValueError(f"{path} is not an aekit {kind}: it has no {filename}")
-    data = _read_json(described, MAX_CONFIG_BYTES, what)
+    data = read_json(described, limit, what)
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise ValueError(f"{described} is not an aekit {what}")
     version = data.get("format_version")
@@ -719,7 +670,7 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
     """history.json (an empty history when absent), at most 16 MB, checked."""
     if not path.exists() and not path.is_symlink():
         return []
-    history = _read_json(path, MAX_HISTORY_BYTES, "training history")
+    history = read_json(path, MAX_HISTORY_BYTES, "training history")
     try:
         return HISTORY_SPEC.check(history, "history")
     except ValueError as exc:

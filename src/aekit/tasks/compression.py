@@ -31,10 +31,10 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._untrusted import open_regular, read_array, read_npy_header, same_kind, short
 from aekit.data import in_unit_interval
 from aekit.io.atomic import atomic_file
 from aekit.tasks.denoising import _rows, psnr, summed_squared_error
-from aekit.tasks.retrieval import _short, open_regular, read_array, read_npy_header, same_kind
 
 # Storage types of the codes and their bits per code.
 CODE_BITS: dict[str, int] = {"float32": 32, "float16": 16, "int8": 8}
@@ -394,7 +394,7 @@ def load_codes(path: str | Path) -> QuantizedCodes:
 def _read_codes_file(path: Path, read_codes: bool) -> QuantizedCodes:
     """Check ``path`` as a codes file and read it (without the codes when ``read_codes`` is
     False: their header only, enough to recognise the file)."""
-    with open_regular(path) as f:
+    with open_regular(path, "codes") as f:
         if f.read(6) == b"\x93NUMPY":
             raise ValueError(f"{path} is a single array, not an .npz file of codes")
         file_size = os.fstat(f.fileno()).st_size
@@ -402,7 +402,7 @@ def _read_codes_file(path: Path, read_codes: bool) -> QuantizedCodes:
             archive = zipfile.ZipFile(f)
         except _ZIP_ERRORS as exc:
             raise ValueError(
-                f"{path} could not be read as an .npz file: {_short(str(exc))}"
+                f"{path} could not be read as an .npz file: {short(str(exc))}"
             ) from None
         with archive:
             try:
@@ -416,7 +416,7 @@ def _read_codes_file(path: Path, read_codes: bool) -> QuantizedCodes:
             except _ZIP_ERRORS as exc:
                 if isinstance(exc, ValueError):
                     raise  # ours, or zipfile's: clear enough, and of the promised type
-                raise ValueError(f"{path} is damaged: {_short(str(exc))}") from None
+                raise ValueError(f"{path} is damaged: {short(str(exc))}") from None
     return _check_quantized(QuantizedCodes(values, scale, offset, name))
 
 
@@ -429,7 +429,7 @@ def _members(path: Path, archive: zipfile.ZipFile, file_size: int) -> dict[str, 
         if key not in CODES_MEMBERS:
             raise ValueError(
                 f"{path} is not a file of aekit codes: it holds "
-                f"{_short(repr(info.filename))}, which the format does not define"
+                f"{short(repr(info.filename))}, which the format does not define"
             )
         if key in members:
             raise ValueError(f"{path} is damaged: it holds {info.filename} twice")
@@ -443,13 +443,9 @@ def _members(path: Path, archive: zipfile.ZipFile, file_size: int) -> dict[str, 
         if info.compress_size != info.file_size or info.header_offset + info.file_size > file_size:
             raise ValueError(f"{path} is damaged: {info.filename} runs past the end of the file")
         with archive.open(info) as member:
+            # Refuses Python objects, which would need unpickling.
             shape, fortran, dtype = read_npy_header(member, f"{path}: {info.filename}")
             header_size = member.tell()
-        if dtype.hasobject:
-            raise ValueError(
-                f"{path} holds arrays aekit does not read: {info.filename} holds Python "
-                "objects, which would need unpickling"
-            )
         data_size = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if header_size + data_size != info.file_size:
             raise ValueError(
@@ -481,10 +477,10 @@ def _check_members(
     if "format" in members:
         marker = _text(path, archive, members["format"], "format")
         if marker != CODES_FORMAT:
-            raise ValueError(f"{path} is not a file of aekit codes (format {_short(repr(marker))})")
+            raise ValueError(f"{path} is not a file of aekit codes (format {short(repr(marker))})")
     text = _text(path, archive, members["dtype"], "dtype")
     if text not in CODE_BITS:
-        raise ValueError(f"{path}: 'dtype' must be one of {list(CODE_BITS)}, got {_short(text)!r}")
+        raise ValueError(f"{path}: 'dtype' must be one of {list(CODE_BITS)}, got {short(text)!r}")
     codes = members["codes"]
     if len(codes.shape) != 2 or min(codes.shape) < 1:
         raise ValueError(
@@ -518,7 +514,8 @@ def _read_member(path: Path, archive: zipfile.ZipFile, member: _Member) -> np.nd
     """The data of a member whose header has been checked (its size matches the entry's)."""
     with archive.open(member.info) as f:
         read_npy_header(f, f"{path}: {member.info.filename}")
-        return read_array(f, member.shape, member.fortran, member.dtype, path)
+        array = read_array(f, member.shape, member.fortran, member.dtype, path)
+    return array.astype(member.dtype.newbyteorder("="), copy=False)
 
 
 # ----------------------------------------------------------------------------- report

@@ -10,10 +10,11 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
+from aekit._untrusted import holds_only
 from aekit.datasets import load_digits
 from aekit.estimators import Autoencoder
 from aekit.io.atomic import atomic_directory, atomic_file, check_replaceable
-from aekit.tasks.retrieval import holds_only, is_model_files
+from aekit.io.model_dir import is_model_dir
 
 MODEL = "model"
 # The pictures written with the model; report.html joins them once the folder is in place.
@@ -39,7 +40,7 @@ def _sse(X: np.ndarray, R: np.ndarray) -> float:
 def is_demo_dir(path: Path) -> bool:
     """Whether ``path`` holds nothing but what :func:`run_demo` writes (the model's files in
     ``model/``, the pictures, the report)."""
-    return holds_only(path, files=(*PICTURES, REPORT), folders={MODEL: is_model_files})
+    return holds_only(path, files=(*PICTURES, REPORT), folders={MODEL: is_model_dir})
 
 
 def check_demo_output(out: str | Path) -> Path:

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._untrusted import holds_only
 from aekit.io.atomic import atomic_directory, check_replaceable
-from aekit.tasks.retrieval import holds_only
 
 # What `generate` writes to its folder, and all that folder may hold to be replaced.
 OUTPUT_FILES = ("samples.npy", "interpolation.npy", "samples.png", "interpolation.png")

@@ -26,14 +26,10 @@ directory costs little and gives a ``ValueError``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import stat
-import struct
-from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,8 +37,17 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from aekit._optional import require
+from aekit._untrusted import (
+    holds_only,
+    open_regular,
+    read_array,
+    read_json,
+    read_npy_header,
+    same_kind,
+    short,
+)
 from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
-from aekit.io.model_dir import FORMAT as MODEL_FORMAT
+from aekit.io.model_dir import is_model_dir, read_format_json
 
 METRICS = ("l2", "cosine")
 BACKENDS = ("auto", "faiss", "exact")
@@ -52,17 +57,9 @@ FORMAT_VERSION = 1
 INDEX_JSON = "index.json"
 CODES = "codes.npy"
 MODEL = "model"
-MODEL_FILES = ("config.json", "model.safetensors", "history.json")
 
-# index.json is a few hundred bytes; anything near this bound is not one. A model's
-# config.json has the same bound in aekit.io.model_dir.
+# index.json is a few hundred bytes; anything near this bound is not one.
 MAX_INDEX_JSON_BYTES = 1 << 20
-MAX_MODEL_CONFIG_BYTES = 1 << 20
-# An .npy header is a short dict literal (numpy writes under 200 bytes for plain arrays and
-# refuses to read beyond 10,000 characters itself); bounded before it is read.
-MAX_NPY_HEADER_BYTES = 10_000
-# Data are read in pieces of this size, so a short file is found without a large buffer.
-READ_CHUNK = 1 << 20
 
 # The exact backend scores QUERY_CHUNK queries against ITEM_BLOCK codes at a time (16 MiB of
 # float32) and keeps a running top k, so memory stays flat whatever the sizes: 10,000 queries
@@ -497,32 +494,19 @@ def read_index_meta(path: str | Path) -> dict[str, Any]:
     The file is read only if it is a regular file of at most ``MAX_INDEX_JSON_BYTES``; a
     missing ``path`` raises ``FileNotFoundError``.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no index at {path}")
-    if not path.is_dir():
-        raise ValueError(f"{path} is not an index directory (expected a folder with {INDEX_JSON})")
-    meta_file = path / INDEX_JSON
-    try:
-        meta = read_json_file(meta_file, MAX_INDEX_JSON_BYTES, "an index description")
-    except FileNotFoundError:
-        raise ValueError(f"{path} is not an aekit index: it has no {INDEX_JSON}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_file} is not an aekit index description")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{meta_file} is damaged: format_version {version!r} is not an integer")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{path} was saved by a newer aekit (format {version}); upgrade aekit")
+    meta = read_format_json(
+        path, INDEX_JSON, FORMAT, FORMAT_VERSION, "index", "index description", MAX_INDEX_JSON_BYTES
+    )
+    meta_file = Path(path) / INDEX_JSON
     for key in ("count", "dim"):
         value = meta.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(
-                f"{meta_file} is damaged: {key} {_short(repr(value))} is not a positive integer"
+                f"{meta_file} is damaged: {key} {short(repr(value))} is not a positive integer"
             )
     if meta.get("metric") not in METRICS:
         raise ValueError(
-            f"{meta_file} is damaged: unknown metric {_short(repr(meta.get('metric')))}"
+            f"{meta_file} is damaged: unknown metric {short(repr(meta.get('metric')))}"
         )
     if meta.get("backend") not in BACKENDS:
         meta["backend"] = "auto"  # only a preference; any backend gives the same results
@@ -534,18 +518,14 @@ def _read_codes(file: Path, count: int, dim: int) -> np.ndarray:
     shape, file size) before any data is read; finite values only."""
     expected = f"{INDEX_JSON} announces {count} finite float32 codes of size {dim}"
     try:
-        f = open_regular(file)
+        f = open_regular(file, "codes")
     except FileNotFoundError:
         raise ValueError(
             f"{file.parent} is not a complete aekit index: it has no {CODES}"
         ) from None
     with f:
         size = os.fstat(f.fileno()).st_size
-        shape, fortran, dtype = read_npy_header(f, file)
-        if dtype.hasobject:
-            raise ValueError(
-                f"{file} is damaged: it holds Python objects, which aekit never unpickles"
-            )
+        shape, fortran, dtype = read_npy_header(f, file)  # refuses Python objects
         if not same_kind(dtype, np.dtype(np.float32)) or shape != (count, dim):
             raise ValueError(f"{file} holds {dtype} codes of shape {shape}, but {expected}")
         data_bytes = count * dim * dtype.itemsize
@@ -583,164 +563,14 @@ def check_index_output(path: str | Path) -> Path:
 
 def is_index_dir(path: Path) -> bool:
     """Whether ``path`` is an aekit index and nothing else: ``index.json`` with aekit's index
-    marker, ``codes.npy`` and ``model/`` (a model's files only), no other entry. Only such a
-    directory is ever replaced by a save."""
+    marker, ``codes.npy`` and ``model/`` (:func:`aekit.io.model_dir.is_model_dir`), no other
+    entry. Only such a directory is ever replaced by a save."""
     try:
-        if not holds_only(path, files=(INDEX_JSON, CODES), folders={MODEL: is_model_files}):
+        if not holds_only(path, files=(INDEX_JSON, CODES), folders={MODEL: is_model_dir}):
             return False
         if not (path / CODES).is_file():
             return False
-        meta = read_json_file(path / INDEX_JSON, MAX_INDEX_JSON_BYTES, "an index description")
+        meta = read_json(path / INDEX_JSON, MAX_INDEX_JSON_BYTES, "index description")
     except (ValueError, OSError):
         return False
     return isinstance(meta, dict) and meta.get("format") == FORMAT
-
-
-def is_model_files(path: Path) -> bool:
-    """Whether ``path`` holds a saved model's files and nothing else (``config.json`` with
-    aekit's model marker, the weights and the history): what an index or a demo may replace."""
-    try:
-        if not holds_only(path, files=MODEL_FILES):
-            return False
-        config = read_json_file(path / MODEL_FILES[0], MAX_MODEL_CONFIG_BYTES, "a model config")
-    except (ValueError, OSError):
-        return False
-    return isinstance(config, dict) and config.get("format") == MODEL_FORMAT
-
-
-# ------------------------------------------------------------------------------ file helpers
-# Shared with aekit.tasks.compression, generation and demo: reading files that may come from
-# anyone (bounded, regular files only) and recognising aekit's own output directories.
-
-
-def holds_only(
-    path: Path,
-    files: Collection[str] = (),
-    folders: Mapping[str, Callable[[Path], bool]] | None = None,
-) -> bool:
-    """Whether the directory ``path`` (not a link) holds no entries but the regular ``files``
-    and the ``folders`` (each accepted by its check); all entries are optional."""
-    folders = folders or {}
-    if path.is_symlink() or not path.is_dir():
-        return False
-    try:
-        for entry in path.iterdir():
-            mode = entry.lstat().st_mode
-            if entry.name in files and stat.S_ISREG(mode):
-                continue
-            if entry.name in folders and stat.S_ISDIR(mode) and folders[entry.name](entry):
-                continue
-            return False
-    except OSError:  # gone or unreadable meanwhile: not recognisably ours
-        return False
-    return True
-
-
-def _short(text: str, limit: int = 120) -> str:
-    """``text`` cut to one short line, for messages that quote a hostile file."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for reading in binary mode, only if it is a regular file.
-
-    The open does not block (``O_NONBLOCK``) and the opened file is checked with ``fstat``, so a
-    FIFO or a device in place of a file is refused at once with a ``ValueError`` instead of
-    hanging; a missing file raises ``FileNotFoundError``.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path} is not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_json_file(path: Path, limit: int, what: str) -> Any:
-    """The JSON in the regular file ``path`` of at most ``limit`` bytes; ``ValueError`` for
-    anything else (too large, not UTF-8, not JSON, nested too deep)."""
-    with open_regular(path) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{path} is larger than {limit} bytes: not {what} aekit wrote")
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
-        raise ValueError(f"{path} is damaged: {_short(str(exc))}") from None
-
-
-def _read_exactly(f: BinaryIO, n: int, what: object) -> bytes:
-    data = f.read(n)
-    if len(data) != n:
-        raise ValueError(f"{what} is damaged: it ends in its .npy header")
-    return data
-
-
-def read_npy_header(f: BinaryIO, what: object) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """The shape, Fortran order and dtype that the .npy header at ``f``'s position announces;
-    ``f`` is left at the first byte of data. Only versions 1.0 and 2.0 (what ``np.save``
-    writes for numeric arrays) are read, and the header's length is bounded before it is
-    read. ``what`` names the array in messages."""
-    magic = _read_exactly(f, 8, what)
-    if magic[:6] != b"\x93NUMPY":
-        raise ValueError(f"{what} is damaged: it is not an .npy array")
-    version = (magic[6], magic[7])
-    if version == (1, 0):
-        length_format, read_header = "<H", np.lib.format.read_array_header_1_0
-    elif version == (2, 0):
-        length_format, read_header = "<I", np.lib.format.read_array_header_2_0
-    else:
-        raise ValueError(f"{what} has .npy format version {version}, which aekit does not read")
-    length_bytes = _read_exactly(f, struct.calcsize(length_format), what)
-    (length,) = struct.unpack(length_format, length_bytes)
-    if length > MAX_NPY_HEADER_BYTES:
-        raise ValueError(f"{what} is damaged: its .npy header claims {length} bytes")
-    header = io.BytesIO(length_bytes + _read_exactly(f, length, what))
-    try:
-        shape, fortran, dtype = read_header(header, max_header_size=MAX_NPY_HEADER_BYTES)
-    except Exception as exc:
-        # numpy parses the header with ast and np.dtype, which raise ValueError, TypeError,
-        # SyntaxError, RecursionError or MemoryError on hostile text: all mean "damaged".
-        raise ValueError(f"{what} is damaged: bad .npy header ({_short(str(exc))})") from None
-    if any(d < 0 for d in shape):
-        raise ValueError(f"{what} is damaged: negative shape {shape} in its .npy header")
-    return tuple(shape), bool(fortran), dtype
-
-
-def same_kind(dtype: np.dtype, expected: np.dtype) -> bool:
-    """Whether ``dtype`` is ``expected`` in either byte order (no fields, no sub-arrays)."""
-    return (
-        dtype.fields is None
-        and dtype.subdtype is None
-        and dtype.kind == expected.kind
-        and dtype.itemsize == expected.itemsize
-    )
-
-
-def read_array(
-    f: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype, what: object
-) -> np.ndarray:
-    """The array of an .npy header already read from ``f`` (checked by the caller), read in
-    pieces into one buffer of its size: a file shorter than announced is found without
-    allocating more than the array."""
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    buffer = np.empty(nbytes, dtype=np.uint8)
-    view = memoryview(buffer)
-    done = 0
-    while done < nbytes:
-        chunk = f.read(min(READ_CHUNK, nbytes - done))
-        if not chunk:
-            raise ValueError(f"{what} is damaged: it ends after {done} of {nbytes} bytes of data")
-        view[done : done + len(chunk)] = chunk
-        done += len(chunk)
-    array = buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
-    return array.astype(dtype.newbyteorder("="), copy=False)
