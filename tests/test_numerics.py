@@ -54,7 +54,7 @@ def _fit(estimator: Any, X: Any) -> Any:
 # More rows than one inference chunk of any model below, so that the rows checked one by one
 # sit at the start, the middle and the end of a chunk. Ten features (and widths such as 5 or 3)
 # are what made MKL's matrix products depend on a row's position in the batch.
-N_ROWS = 600
+N_ROWS = 2100
 METHODS = [
     "transform",
     "reconstruct",
