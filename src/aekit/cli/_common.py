@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from aekit.datasets import BUILTIN, BUILTIN_LABELS, load, read_array
-from aekit.io.atomic import atomic_write_path
+from aekit.io.atomic import atomic_write_path, check_writable_parent
 
 # ------------------------------------------------------------------------------ model kinds
 AUTOENCODERS = ("Autoencoder", "VAE")
@@ -148,18 +148,7 @@ def _suffix_line(path: str | Path, suffixes: Sequence[str]) -> str:
 def _check_writable_file(path: str | Path, name: str) -> None:
     if Path(path).is_dir():
         raise ValueError(f"{name} {path} is a directory; give a file name")
-    _check_parent(path, name)
-
-
-def _check_parent(path: str | Path, name: str) -> None:
-    """The nearest existing folder above ``path`` is one this user may create files in."""
-    parent = Path(os.path.abspath(path)).parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"cannot write {name} {path}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write {name} {path}: {parent} is not writable")
+    check_writable_parent(path, name)
 
 
 def _check_directory_output(path: str | Path, kind: str) -> None:
@@ -203,7 +192,7 @@ def check_paths(inputs: Iterable[Input], outputs: Iterable[Output]) -> None:
             folder = Path(out.path)
             if folder.exists() and not folder.is_dir():
                 raise ValueError(f"{out.name} {folder} exists and is not a {out.noun}")
-            _check_parent(folder / "x", out.name)
+            check_writable_parent(folder / "x", out.name)
             written.append((folder, out.name, "folder", False))
             for file in out.writes:
                 _check_writable_file(folder / file, out.name)

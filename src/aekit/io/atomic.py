@@ -248,14 +248,22 @@ def check_replaceable(
             raise ValueError(
                 f"{path} is a non-empty directory that is not {what}; not replacing it"
             )
-    parent = path.parent
-    while not parent.exists():
+    check_writable_parent(path)
+    return path
+
+
+def check_writable_parent(path: str | Path, name: str = "") -> None:
+    """Refuse ``path`` as an output unless the nearest existing folder above it is a
+    directory this user may create entries in (``name`` prefixes the path in the message,
+    e.g. ``"--out"``)."""
+    shown = f"{name} {path}" if name else str(path)
+    parent = Path(os.path.abspath(path)).parent
+    while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise ValueError(f"cannot write {path}: {parent} is not a directory")
+        raise ValueError(f"cannot write {shown}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write {path}: {parent} is not writable")
-    return path
+        raise ValueError(f"cannot write {shown}: {parent} is not writable")
 
 
 @contextlib.contextmanager

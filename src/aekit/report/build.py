@@ -8,7 +8,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -19,7 +18,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 import aekit
-from aekit.io.atomic import atomic_file
+from aekit.io.atomic import atomic_file, check_writable_parent
 from aekit.report.latent_map import map_payload
 
 # The page may load nothing: no script, style, image or font from anywhere but itself; and
@@ -657,11 +656,5 @@ def check_report_output(out: str | Path, model_path: str | Path | None = None) -
                 f"{out} lies inside the model directory {model_path}; write the report "
                 f"outside it, or to {Path(model_path) / 'report.html'}"
             )
-    parent = out.absolute().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"cannot write {out}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write {out}: {parent} is not writable")
+    check_writable_parent(out)
     return out
