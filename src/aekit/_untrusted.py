@@ -16,6 +16,8 @@ import json
 import os
 import stat
 import struct
+import zipfile
+import zlib
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +32,21 @@ MAX_NPY_HEADER_BYTES = 10_000
 READ_CHUNK = 1 << 20
 
 _NPY_MAGIC = b"\x93NUMPY"
+
+# What zipfile, zlib and the file system raise on a damaged archive besides ValueError (a bad
+# offset's OSError, a cut deflate stream's EOFError, a malformed zip64 record's struct.error):
+# all mean "not readable".
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    NotImplementedError,  # an unsupported compression method
+    RuntimeError,  # an encrypted member
+    struct.error,
+    OverflowError,
+)
 
 
 def short(text: str, limit: int = 120) -> str:

@@ -70,9 +70,11 @@ def check_model_kind(verb: str, model: str | Path) -> str:
 
 
 def load_model(verb: str, model: str | Path, device: str | None = None) -> Any:
-    """The estimator saved at ``model``, once its kind is one ``verb`` takes."""
+    """The estimator saved at ``model``, once ``device`` is one this machine runs on and the
+    model's kind one ``verb`` takes (both checked before the weights are read)."""
     from aekit.io import load as load_estimator
 
+    check_device(device)
     check_model_kind(verb, model)
     return load_estimator(model, device=device)
 

@@ -12,7 +12,6 @@ from aekit.cli._common import (
     Input,
     Output,
     add_data_argument,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -59,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
         ],
         [Output(args.out, "--out", suffixes=(".npz",))],
     )
-    check_device(args.device)
     model = load_model("compress", args.model, args.device)
     X = read_data(args)
     q = compress(model, X, args.dtype)

@@ -9,7 +9,6 @@ from aekit.cli._common import (
     ARRAY_SUFFIXES,
     Input,
     Output,
-    check_device,
     check_paths,
     load_model,
     write_array,
@@ -33,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
         [Input(args.model, "MODEL", directory=True), Input(args.codes, "CODES")],
         [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
     )
-    check_device(args.device)
     model = load_model("decompress", args.model, args.device)
     q = load_codes(args.codes)
     recon = decompress(model, q)

@@ -13,7 +13,6 @@ from aekit.cli._common import (
     Input,
     Output,
     add_data_argument,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -67,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.n_images < 1:
         raise ValueError(f"--n-images must be at least 1, got {args.n_images}")
-    check_device(args.device)
     model = load_model("denoise", args.model, args.device)
     X = read_data(args)
     if args.png is not None and not _is_image_stack(X):

@@ -20,7 +20,6 @@ from aekit.cli._common import (
     Input,
     Output,
     add_data_argument,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -78,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
         [Input(args.model, "MODEL", directory=True), data_input(args.data)],
         [Output(args.out, "--out", suffixes=(".csv", ".npy"))],
     )
-    check_device(args.device)
     detector = load_model("detect", args.model, args.device)
     suffix = Path(args.out).suffix.lower()
     X = read_data(args)

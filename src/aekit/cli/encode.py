@@ -10,7 +10,6 @@ from aekit.cli._common import (
     Input,
     Output,
     add_data_argument,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -33,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
         [Input(args.model, "MODEL", directory=True), data_input(args.data)],
         [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
     )
-    check_device(args.device)
     codes = load_model("encode", args.model, args.device).transform(read_data(args))
     path = write_array(args.out, codes)
     print(f"wrote codes of shape {codes.shape} to {path}")

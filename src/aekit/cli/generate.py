@@ -13,7 +13,6 @@ import numpy as np
 from aekit.cli._common import (
     Input,
     Output,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -75,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
         [Input(args.model, "MODEL", directory=True), data_input(args.data, "--data")],
         [Output(args.out, "--out", kind="folder", writes=ARRAYS + PICTURES)],
     )
-    check_device(args.device)
     model = load_model("generate", args.model, args.device)
     data = None if args.data is None else load_data(args.data, key=args.key)
     result = generate(

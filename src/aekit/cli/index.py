@@ -9,7 +9,6 @@ from aekit.cli._common import (
     Input,
     Output,
     add_data_argument,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -47,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
         [Input(args.model, "MODEL", directory=True), data_input(args.data)],
         [Output(args.out, "--out", kind="index")],
     )
-    check_device(args.device)
     model = load_model("index", args.model, args.device)
     index = LatentIndex(model, metric=args.metric, backend=args.backend).add(read_data(args))
     path = index.save(args.out)

@@ -12,7 +12,6 @@ from aekit.cli._common import (
     Input,
     Output,
     add_data_argument,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -40,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     if args.errors:
         outputs.append(Output(args.errors, "--errors", suffixes=ARRAY_SUFFIXES))
     check_paths([Input(args.model, "MODEL", directory=True), data_input(args.data)], outputs)
-    check_device(args.device)
     model = load_model("reconstruct", args.model, args.device)
     X = read_data(args)
     # Both results before either file: a failure leaves no half of the output behind.

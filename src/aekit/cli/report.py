@@ -11,7 +11,6 @@ from typing import Any
 from aekit.cli._common import (
     Input,
     Output,
-    check_device,
     check_paths,
     data_input,
     load_model,
@@ -75,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
         ],
         [Output(out, "--out", suffixes=(".html", ".htm"), inside_ok=inside_ok)],
     )
-    check_device(args.device)
     model = load_model("report", args.model, args.device)
     X = y = None
     if args.data:

@@ -20,7 +20,7 @@ from typing import IO
 
 import numpy as np
 
-from aekit._untrusted import open_regular, read_npy_header, read_up_to, regular_file
+from aekit._untrusted import ZIP_ERRORS, open_regular, read_npy_header, read_up_to, regular_file
 from aekit._untrusted import read_array as _read_data
 
 # IDX type byte -> numpy dtype (big-endian), from the format's definition on the MNIST page.
@@ -33,19 +33,6 @@ _IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 
-# What zipfile and zlib raise on a damaged archive besides ValueError (BadZipFile, a bad
-# offset's OSError, a cut deflate stream's EOFError, an unknown method's NotImplementedError,
-# an encrypted member's RuntimeError, a malformed zip64 record's struct.error).
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    OSError,
-    EOFError,
-    NotImplementedError,
-    RuntimeError,
-    struct.error,
-    OverflowError,
-)
 # The compression methods numpy writes (np.savez, np.savez_compressed); others, such as
 # bzip2 whose expansion ratio is unbounded in practice, are refused.
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -153,7 +140,7 @@ def _read_npz_arrays(path: Path, choose: Callable[[list[str]], list[str]]) -> di
                 key: _read_npz_member(archive, members[key], f"{path}[{key!r}]")
                 for key in choose(list(members))
             }
-    except _ZIP_ERRORS as exc:
+    except ZIP_ERRORS as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"{path} could not be read as a .npz archive: {exc}") from None

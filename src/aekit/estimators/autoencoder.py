@@ -439,8 +439,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         every inference method.
         """
         X, _ = self._validate(X, reset=False)
-        codes = self._map_batches(self.module_.encode, self._scale_finite(X))
-        return self._finite(codes)
+        return self._infer(self.module_.encode, X)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes ``(n_samples, latent_dim)`` into data of the training samples' shape."""
@@ -477,8 +476,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         """
         X, _ = self._validate(X, reset=False)
         loss = LOSSES[self.loss_]
-        errors = self._map_batches(lambda x: loss(self._output(x), x), self._scale_finite(X))
-        return self._finite(errors)
+        return self._infer(lambda x: loss(self._output(x), x), X)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Minus the mean reconstruction error (higher is better, for model selection)."""

@@ -215,6 +215,11 @@ class TorchEstimator(BaseEstimator):
         refuse_nonfinite(nonfinite_rows(out), name, "in the network")
         return out
 
+    def _infer(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray) -> np.ndarray:
+        """``fn`` over the scaled rows of ``X`` (:meth:`_map_batches`), refusing by name the
+        rows that leave float32 once scaled or in the network."""
+        return self._finite(self._map_batches(fn, self._scale_finite(X)))
+
     def _inference_rows(self) -> int:
         return inference_rows(int(self.n_features_in_), self.device_)
 

@@ -456,7 +456,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
     # ---------------------------------------------------------------- inference
     def _logits(self, X: Any) -> np.ndarray:
         X, _ = self._validate(X, reset=False)
-        return self._finite(self._map_batches(self.module_, self._scale_finite(X)))  # (n, C)
+        return self._infer(self.module_, X)  # (n, C)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities p(y = k | x), shape ``(n_samples, n_classes)``, in the order of
@@ -480,4 +480,4 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         whose values overflow float32 on the way (once scaled, or in the network).
         """
         X, _ = self._validate(X, reset=False)
-        return self._finite(self._map_batches(self.module_.encode, self._scale_finite(X)))
+        return self._infer(self.module_.encode, X)

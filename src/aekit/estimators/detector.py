@@ -18,7 +18,6 @@ from aekit.data import (
     check_samples,
     fit_scaling,
     nonfinite_rows,
-    refuse_nonfinite,
 )
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
 from aekit.estimators._architectures import ARCHITECTURES, check_choice, check_positive_int
@@ -575,6 +574,4 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         (once scaled, or in the network) is a ValueError that names it.
         """
         rows, _ = self._rows(X, reset=False)
-        scaled, bad = self._scaled(rows)
-        refuse_nonfinite(bad, "X", "once scaled")
-        return self._finite(self._map_batches(lambda x: self.module_.encode(x)[0], scaled))
+        return self._infer(lambda x: self.module_.encode(x)[0], rows)

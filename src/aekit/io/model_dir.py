@@ -30,7 +30,6 @@ import inspect
 import json
 import math
 import os
-import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -316,6 +315,7 @@ def _read_header(path: Path) -> dict[str, _Tensor]:
         raise damaged("the header is not a JSON object")
     data_size = size - 8 - n
     tensors: dict[str, _Tensor] = {}
+    covered = 0
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -334,6 +334,10 @@ def _read_header(path: Path) -> dict[str, _Tensor]:
         if end - begin != math.prod(shape) * _DTYPE_SIZES[dtype]:
             raise damaged(f"tensor {name!r}: {end - begin} bytes for shape {list(shape)}")
         tensors[name] = _Tensor(dtype, shape)
+        covered = max(covered, end)
+    if covered != data_size:
+        # safetensors' tensors fill the file: trailing bytes are damage (and would be read).
+        raise damaged(f"{data_size - covered:,} bytes after the last tensor")
     return tensors
 
 
@@ -432,8 +436,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify_checksum(path: Path, model: _Model) -> None:
-    if model.weights_sha256 is not None and _sha256(path) != model.weights_sha256:
+def _verify_checksum(path: Path, model: _Model, data: bytes | None = None) -> None:
+    """Compare the SHA-256 of ``path`` (or of its bytes ``data``, already read) with the one
+    config.json records; models saved before checksums were recorded pass unchecked."""
+    if model.weights_sha256 is None:
+        return
+    digest = hashlib.sha256(data).hexdigest() if data is not None else _sha256(path)
+    if digest != model.weights_sha256:
         raise ValueError(
             f"{path} is damaged or altered: its SHA-256 differs from the one in {CONFIG}"
         )
@@ -456,6 +465,10 @@ def _jsonable(value: Any) -> Any:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+
+
+def _write_weights(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 
 def is_model_dir(path: Path) -> bool:
@@ -556,7 +569,7 @@ def save(estimator: Any, path: str | Path) -> Path:
         whose weights or scaling hold NaN or infinite values (a model that could not be read
         back).
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save as serialize
 
     import aekit
     from aekit.estimators import ESTIMATORS
@@ -603,14 +616,13 @@ def save(estimator: Any, path: str | Path) -> Path:
         except ValueError as exc:
             raise ValueError(f"cannot save the fitted model's {exc}") from None
 
+    # Serialised in memory: hashed without reading the file back, and written by plain open()
+    # (safetensors' save_file writes a private 0600 temporary file, ignoring the umask).
+    weights = serialize(tensors, metadata={"format": FORMAT})
+    config["weights_sha256"] = hashlib.sha256(weights).hexdigest()
     with atomic_directory(path, is_ours=is_model_dir, what="an aekit model") as tmp:
         _write_json(tmp / HISTORY, history)
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        if os.name == "posix":
-            # safetensors writes through a private temporary file (mode 0600); give the
-            # weights the mode the umask gave history.json, like every other file aekit writes.
-            os.chmod(tmp / WEIGHTS, stat.S_IMODE(os.stat(tmp / HISTORY).st_mode))
-        config["weights_sha256"] = _sha256(tmp / WEIGHTS)
+        _write_weights(tmp / WEIGHTS, weights)
         _write_json(tmp / CONFIG, config)  # written last: its presence marks a complete model
     return path
 
@@ -711,7 +723,7 @@ def load(path: str | Path, device: str | None = None) -> Any:
     True
     """
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load as load_tensors
 
     from aekit.data import Scaling
     from aekit.training import resolve_device
@@ -722,9 +734,12 @@ def load(path: str | Path, device: str | None = None) -> Any:
     header = _read_header(weights)
     _check_tensors(header, model, weights)
     history = _read_history(path / HISTORY)
-    _verify_checksum(weights, model)
+    # Read once: the header check bounds the file to its tensors; hashed and parsed from memory.
+    with open_regular(weights, "model weights") as f:
+        data = f.read()
+    _verify_checksum(weights, model, data)
     try:
-        tensors = load_file(str(weights), device="cpu")
+        tensors = load_tensors(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ValueError(
             f"{weights} is damaged or not a safetensors file ({exc}); {_NEVER_UNPICKLES}"

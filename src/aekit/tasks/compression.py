@@ -19,7 +19,6 @@ How sizes are counted (:func:`compression_report`):
 from __future__ import annotations
 
 import os
-import struct
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,14 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from aekit._untrusted import open_regular, read_array, read_npy_header, same_kind, short
+from aekit._untrusted import (
+    ZIP_ERRORS,
+    open_regular,
+    read_array,
+    read_npy_header,
+    same_kind,
+    short,
+)
 from aekit.data import in_unit_interval
 from aekit.io.atomic import atomic_file
 from aekit.tasks.denoising import _rows, psnr, summed_squared_error
@@ -270,17 +276,8 @@ _REQUIRED_MEMBERS = ("codes", "scale", "offset", "dtype")
 # every other size in a file that may come from anyone.
 _MAX_TEXT = 64
 
-# What zipfile and the file system raise on a damaged archive; all mean "not readable".
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    NotImplementedError,
-    RuntimeError,  # an encrypted member
-    EOFError,
-    OSError,
-    ValueError,
-    struct.error,
-)
+# zipfile's own ValueErrors are caught too, to be told apart from ours (see _read_codes_file).
+_ZIP_ERRORS = (*ZIP_ERRORS, ValueError)
 
 
 class _Member(NamedTuple):
