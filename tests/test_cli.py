@@ -450,8 +450,8 @@ def _missing_data(tmp: Path, model: Path, data: Path) -> list[object]:
 
 
 def _unknown_suffix(tmp: Path, model: Path, data: Path) -> list[object]:
-    (tmp / "data.txt").write_text("1,2\n3,4\n", encoding="utf-8")
-    return ["train", tmp / "data.txt", "--out", tmp / "m", "--quiet"]
+    (tmp / "data.dat").write_text("1,2\n3,4\n", encoding="utf-8")
+    return ["train", tmp / "data.dat", "--out", tmp / "m", "--quiet"]
 
 
 def _model_is_a_file(tmp: Path, model: Path, data: Path) -> list[object]:
@@ -488,7 +488,7 @@ def _wrong_feature_count(tmp: Path, model: Path, data: Path) -> list[object]:
     ("make_argv", "needle"),
     [
         (_missing_data, "missing.npy"),
-        (_unknown_suffix, ".txt"),
+        (_unknown_suffix, ".dat"),
         (_model_is_a_file, "not a model directory"),
         (_model_is_an_empty_folder, "not an aekit model"),
         (_model_is_missing, "no-model"),

@@ -267,7 +267,7 @@ def test_every_output_is_checked_before_any_work(
 ) -> None:
     argv = _bad_outputs(zoo, tmp_path)[verb]
     demos: list[object] = []
-    monkeypatch.setattr("aekit.cli.demo.run_demo", lambda *a, **k: demos.append(a))
+    monkeypatch.setattr("aekit.tasks.run_demo", lambda *a, **k: demos.append(a))
     rc, _, err = run_cli(argv, capsys)
     line = assert_one_line(rc, err, verb)
     assert "was read" not in line

@@ -352,7 +352,10 @@ def test_cli_compress_pca_fit_and_too_few_samples(
         ["compress", model_dir, tmp_path / "few.npy", "--out", tmp_path / "c.npz"], capsys
     )
     assert rc == 0, err
-    assert "no PCA baseline: 6 components exceed the 4 its data allow" in out
+    assert (
+        "no PCA baseline: the codes have 6 dimensions, and PCA on its data allows at most "
+        "4 components" in out
+    )
     rc, out, err = run_cli(
         [
             "compress",

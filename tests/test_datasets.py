@@ -425,18 +425,21 @@ def test_read_csv_with_byte_order_mark_keeps_first_row(tmp_path):
 def test_read_csv_refuses_text(tmp_path):
     path = tmp_path / "text.csv"
     path.write_text("a,b\n1,x\n")
-    with pytest.raises(ValueError, match="not a numeric CSV"):
+    with pytest.raises(ValueError, match="has text in column 'b'"):
         read_array(path)
 
 
 def test_read_array_unknown_suffix(tmp_path):
-    path = tmp_path / "data.txt"
+    path = tmp_path / "data.dat"
     path.write_text("1 2 3\n")
-    with pytest.raises(ValueError, match=r"unknown file type '\.txt'") as info:
+    with pytest.raises(ValueError, match=r"does not read files of type '\.dat'") as info:
         read_array(path)
     assert ".npy" in str(info.value) and ".csv" in str(info.value)
-    with pytest.raises(ValueError, match="unknown file type"):
+    with pytest.raises(ValueError, match="does not read files of type"):
         load(path)
+    (tmp_path / "plain").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match="does not read files without a suffix"):
+        read_array(tmp_path / "plain")
 
 
 def test_read_array_missing_file(tmp_path):

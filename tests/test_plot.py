@@ -471,19 +471,14 @@ def test_training_curves_leave_out_stage_and_counters(clf) -> None:
     assert clf.history_[0]["stage"] == "finetune"
     ax = plot.training_curves(clf).axes[0]
     labels = [line.get_label() for line in ax.lines]
-    assert labels[:-1] == [
-        "loss",
-        "val_loss",
-        "cross_entropy",
-        "val_cross_entropy",
-        "error",
-        "val_error",
-    ]
+    # Fine-tuning minimises the cross-entropy alone (the error is only reported): no total.
+    assert labels[:-1] == ["cross_entropy", "val_cross_entropy", "error", "val_error"]
+    assert ax.get_legend().get_title().get_text() == "loss = cross_entropy"
     # Pretraining restarts its epochs for each layer: the x axis counts epochs in all.
     pre = clf.pretrain_history_
     assert [r["epoch"] for r in pre] == [1, 2, 1, 2]
     ax = plot.training_curves(pre).axes[0]
-    assert [line.get_label() for line in ax.lines] == ["loss", "reconstruction"]
+    assert [line.get_label() for line in ax.lines] == ["reconstruction"]
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])
 
 
@@ -502,6 +497,33 @@ def test_training_curves_scale_and_partial_histories() -> None:
     assert ax.lines[1].get_linestyle() == "--"
     assert np.isnan(ax.lines[0].get_ydata()[0])
     assert ax.get_yscale() == "log"
+
+
+def test_training_curves_draw_the_total_only_with_penalties(data) -> None:
+    # Without a penalty the loss is the reconstruction: drawn, it hid under it.
+    plain = Autoencoder(latent_dim=4, epochs=3, random_state=0, verbose=False).fit(data[0][:300])
+    history = plain.history_
+    assert all(r["loss"] == r["reconstruction"] for r in history)
+    ax = plot.training_curves(plain).axes[0]
+    assert [line.get_label() for line in ax.lines] == [
+        "reconstruction",
+        "val_reconstruction",
+        "best epoch",
+    ]
+    assert ax.get_legend().get_title().get_text() == "loss = reconstruction"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [r["reconstruction"] for r in history])
+    # A penalty of zero at every epoch adds nothing either; equal up to float32 sums.
+    zero = [{"loss": 1.0 + 1e-8, "reconstruction": 1.0, "sparsity": 0.0}]
+    ax = plot.training_curves(zero * 2).axes[0]
+    assert [line.get_label() for line in ax.lines] == ["reconstruction", "sparsity"]
+    # One epoch where a penalty adds to the loss: the total is drawn, under no legend title.
+    history = [
+        {"loss": 1.0, "reconstruction": 1.0, "kl": 0.0},
+        {"loss": 0.9, "reconstruction": 0.8, "kl": 0.1},
+    ]
+    ax = plot.training_curves(history).axes[0]
+    assert [line.get_label() for line in ax.lines] == ["loss", "reconstruction", "kl"]
+    assert ax.get_legend().get_title().get_text() == ""
 
 
 def test_training_curves_errors() -> None:
@@ -845,6 +867,46 @@ def test_anomaly_scores_errors(zeros_detector) -> None:
             plot.anomaly_scores(np.ones(shape))
     with pytest.raises(NotFittedError):
         plot.anomaly_scores(AnomalyDetector())
+
+
+# ------------------------------------------------------------------- signal_reconstructions
+def test_signal_reconstructions_overlay_each_signal_and_its_reconstruction(tmp_path) -> None:
+    t = np.linspace(400.0, 700.0, 50)  # wavelengths
+    spectra = np.exp(-((t - np.array([[450.0], [550.0], [650.0], [500.0], [600.0]])) ** 2) / 200)
+    recon = 0.8 * spectra
+    fig = plot.signal_reconstructions(spectra, recon, n=3, x=t, titles=["a", "b", "c"], title="s")
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    for i, ax in enumerate(fig.axes):
+        signal, reconstruction = ax.lines
+        np.testing.assert_array_equal(signal.get_xdata(), t)
+        np.testing.assert_array_equal(signal.get_ydata(), spectra[i])
+        np.testing.assert_array_equal(reconstruction.get_ydata(), recon[i])
+        assert signal.get_linestyle() == "-" and reconstruction.get_linestyle() == "--"
+        assert signal.get_color() == reconstruction.get_color()
+        assert ax.get_title(loc="left") == "abc"[i]
+    assert legend_labels(fig.axes[0]) == ["signal", "reconstruction"]
+    assert fig.axes[-1].get_xlabel() == ""  # positions given: their units are the caller's
+    fig.savefig(tmp_path / "signals.png")
+    assert_png(tmp_path / "signals.png")
+    assert plt.get_fignums() == []
+
+
+def test_signal_reconstructions_of_channels_and_errors() -> None:
+    signals = np.random.default_rng(0).normal(size=(2, 3, 20))  # 3 channels
+    fig = plot.signal_reconstructions(signals, signals + 1.0)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 6
+    assert legend_labels(fig.axes[0]) == ["channel 0", "reconstruction", "channel 1", "channel 2"]
+    np.testing.assert_array_equal(fig.axes[1].lines[3].get_ydata(), signals[1, 1] + 1.0)
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), np.arange(20))
+    assert fig.axes[-1].get_xlabel() == "index"
+    with pytest.raises(ValueError, match="same shape"):
+        plot.signal_reconstructions(signals, signals[:, :2])
+    with pytest.raises(ValueError, match=r"\(n, L\) or \(n, C, L\)"):
+        plot.signal_reconstructions(signals[0, 0], signals[0, 0])
+    with pytest.raises(ValueError, match="one position per value"):
+        plot.signal_reconstructions(signals, signals, x=np.arange(5))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        plot.signal_reconstructions(signals, signals, n=0)
 
 
 # ------------------------------------------------------------------------------- neighbors

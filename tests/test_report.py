@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -106,16 +107,49 @@ def test_report_of_an_autoencoder_has_every_section(ae, digits) -> None:
 def test_report_metrics_put_the_model_beside_pca(ae, digits) -> None:
     X, y = digits
     page = build_report(ae, X, y)
+    # Squared error summed over a sample's 64 values, averaged over the samples.
     flat = X.reshape(len(X), -1).astype(np.float64)
-    mse = ((flat - ae.reconstruct(X).reshape(len(X), -1)) ** 2).mean()
+    sse = ((flat - ae.reconstruct(X).reshape(len(X), -1)) ** 2).sum(1).mean()
     pca = PCA(4, random_state=0).fit(flat)
-    pca_mse = ((flat - pca.inverse_transform(pca.transform(flat))) ** 2).mean()
-    assert float(metric(page, "reconstruction error (MSE per value)")) == pytest.approx(
-        mse, rel=1e-3
+    pca_sse = ((flat - pca.inverse_transform(pca.transform(flat))) ** 2).sum(1).mean()
+    # The page shows 4 significant digits.
+    shown = float(metric(page, "reconstruction error (squared error per sample)"))
+    assert shown == pytest.approx(sse, rel=1e-3)
+    text = metric(page, "PCA with 4 components, fitted to these data")
+    assert float(text.split()[0]) == pytest.approx(pca_sse, rel=1e-3)
+    assert text.endswith(f"({pca_sse / sse:.2f}x the model&#x27;s)")
+    assert "Reconstruction error: squared error summed over each sample&#x27;s values" in page
+
+
+def test_demo_console_and_report_give_one_pca_figure(tmp_path, monkeypatch) -> None:
+    # The demo prints the autoencoder's error beside PCA's; its report shows the same
+    # numbers (they once differed: per image against per value, PCA fitted to other data).
+    from aekit.tasks import demo as demo_module
+
+    def quick(**params):
+        return Autoencoder(**{**params, "epochs": 3})
+
+    monkeypatch.setattr(demo_module, "Autoencoder", quick)
+    result = demo_module.run_demo(tmp_path / "demo", random_state=0)
+    page = result.files["report"].read_text(encoding="utf-8")
+    shown = float(metric(page, "reconstruction error (squared error per sample)"))
+    assert shown == pytest.approx(result.ae_error, rel=1e-3)  # 4 significant digits
+    text = metric(page, "PCA with 2 components, fitted to these data")
+    assert float(text.split()[0]) == pytest.approx(result.pca_error, rel=1e-3)
+    # The very ratio the console prints (aekit.cli.demo).
+    assert f"({result.pca_error / result.ae_error:.2f}x the model" in text
+    model = aekit.load(result.files["model"])
+    X, y = aekit.datasets.load_digits()
+    from sklearn.model_selection import train_test_split
+
+    X_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)[1]
+    from aekit.report.baseline import pca_baseline
+
+    baseline = pca_baseline(model, X_test)
+    assert (baseline.error, baseline.pca_error) == pytest.approx(
+        (result.ae_error, result.pca_error),
+        rel=1e-5,  # a saved model's float32 weights
     )
-    text = metric(page, "PCA with 4 components, same data")
-    assert float(text.split()[0]) == pytest.approx(pca_mse, rel=1e-3)
-    assert f"({pca_mse / mse:.2f}x the model&#x27;s)" in text or f"({pca_mse / mse:.2f}x" in text
 
 
 def test_latent_map_data_matches_the_model(ae, digits) -> None:
@@ -280,6 +314,183 @@ def test_report_of_a_series_detector_maps_its_windows() -> None:
     step = (data["range"][1] - data["range"][0]) / 255
     np.testing.assert_allclose(decoded(data, "items"), windows, atol=step)
     assert figure_titles(page)[1:3] == ["Anomaly scores", "Scores over time"]
+
+
+# ------------------------------------------------------------------- tables and signals
+def similar_rows(page: str) -> list[tuple[str, list[list[str]]]]:
+    """The similar-items table: (query heading, rows of cell texts) per query."""
+    match = re.search(r'<section id="similar">(.*?)</section>', page, re.S)
+    assert match, "the report has no similar-items table"
+    groups: list[tuple[str, list[list[str]]]] = []
+    for kind, text in re.findall(r"<tr( class=\"query\")?[^>]*>(.*?)</tr>", match.group(1)):
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", text)
+        if kind:
+            groups.append((cells[0], []))
+        elif groups:
+            groups[-1][1].append(cells)
+    return groups
+
+
+@pytest.fixture(scope="module")
+def table() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    # Two groups of rows in features of very different units (a blood pressure, a ratio).
+    rng = np.random.default_rng(0)
+    group = np.repeat([0, 1], 60)
+    X = np.column_stack(
+        [
+            120 + 30 * group + rng.normal(0, 5, 120),
+            0.5 + 0.3 * group + rng.normal(0, 0.05, 120),
+            rng.normal(0, 1, 120),
+            rng.normal(0, 1, 120),
+        ]
+    )
+    return X, group, ["pressure", "ratio", "noise_a", "noise_b"]
+
+
+def test_table_report_lists_similar_rows_by_id_with_the_features_that_differ(table) -> None:
+    X, y, columns = table
+    ae = Autoencoder(latent_dim=2, epochs=20, **FAST).fit(X)
+    ids = [f"P{i:03d}" for i in range(len(X))]
+    ids[0] = "<i>P000</i>"  # ids are the user's text: escaped like any other
+    page = build_report(ae, X, y, ids=ids, feature_names=columns)
+    # Not a figure of line plots (one per row, titled by a label "0.0"): a table.
+    assert "Similar items" not in figure_titles(page)
+    assert '<a href="#similar">Similar items</a>' in page
+    data = payload(page)
+    assert data["names"] == [ids[i] for i in data["ids"]]  # the map speaks of ids too
+    groups = similar_rows(page)
+    assert len(groups) == 5
+    spread = X.std(axis=0)
+    k = data["k"]
+    for q, (heading, rows) in enumerate(groups):
+        query = data["ids"][q]
+        label = f"label {y[query]}"
+        assert heading == f"query {ids[query]} · {label}".replace("<", "&lt;").replace(">", "&gt;")
+        assert len(rows) == 5
+        for r, (name, distance, item_label, differences) in enumerate(rows):
+            item = data["ids"][data["neighbours"][q * k + r]]
+            assert name == ids[item].replace("<", "&lt;").replace(">", "&gt;")
+            assert float(distance) == data["distances"][q * k + r]
+            assert item_label == str(y[item])
+            # The three features that differ most, in standard deviations of the data.
+            z = (X[item] - X[query]) / spread
+            top = np.argsort(-np.abs(z), kind="stable")[:3]
+            expected = "; ".join(
+                f"{columns[j]} {X[query, j]:,.4g} → {X[item, j]:,.4g} ({z[j]:+.1f} sd)" for j in top
+            )
+            assert differences == expected
+    assert "&lt;i&gt;P000&lt;/i&gt;" in page and "<i>P000</i>" not in page
+    assert "red: another label" in page
+    # Neighbours of another label than their query's are marked, and only they.
+    other = sum(
+        y[data["ids"][data["neighbours"][q * k + r]]] != y[data["ids"][q]]
+        for q in range(5)
+        for r in range(5)
+    )
+    assert page.count('<tr class="other">') == other
+
+
+def test_table_report_names_features_as_the_model_knows_them(table) -> None:
+    pd = pytest.importorskip("pandas")
+    X, _, columns = table
+    frame = pd.DataFrame(X, columns=columns)
+    ae = Autoencoder(latent_dim=2, epochs=5, **FAST).fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the report calls the model with arrays, quietly
+        page = build_report(ae, X)  # no names given: the estimator's feature_names_in_
+        assert build_report(ae, frame).count("noise_a") >= 1
+    with pytest.raises(ValueError, match="column 1 is 'noise_a' where the model has 'ratio'"):
+        build_report(ae, frame[["pressure", "noise_a", "ratio", "noise_b"]])
+    (_, rows), *_ = similar_rows(page)
+    assert rows[0][0].startswith("#") and len(rows[0]) == 3  # row positions, no label column
+    assert re.match(r"(pressure|ratio|noise_a|noise_b) ", rows[0][2])
+    assert "red: another label" not in page
+    bare = Autoencoder(latent_dim=2, epochs=5, **FAST).fit(X)
+    (_, rows), *_ = similar_rows(build_report(bare, X))
+    assert re.match(r"x\[[0-3]\] ", rows[0][2])
+
+
+def test_report_ids_and_feature_names_are_checked(table, ae, digits) -> None:
+    X, _, columns = table
+    model = Autoencoder(latent_dim=2, epochs=2, **FAST).fit(X)
+    with pytest.raises(ValueError, match=r"one id per sample of X \(120\)"):
+        build_report(model, X, ids=["a", "b"])
+    with pytest.raises(ValueError, match="pass X as well"):
+        build_report(model, ids=["a"])
+    with pytest.raises(ValueError, match=r"one name per feature \(4\)"):
+        build_report(model, X, feature_names=columns[:3])
+    # An image model's map and captions use the ids as well.
+    names = [f"img-{i}" for i in range(len(digits[0]))]
+    data = payload(build_report(ae, digits[0], ids=names, max_points=50))
+    assert data["names"] == [names[i] for i in data["ids"]]
+
+
+def test_similar_items_caption_speaks_of_labels_only_when_there_are_labels(ae, digits) -> None:
+    X, y = digits
+    captions = re.findall(
+        r"<h3>Similar items</h3>.*?<figcaption>([^<]*)</figcaption>", build_report(ae, X), re.S
+    )
+    assert captions == ["nearest neighbours in the code space, nearest first"]
+    captions = re.findall(
+        r"<h3>Similar items</h3>.*?<figcaption>([^<]*)</figcaption>", build_report(ae, X, y), re.S
+    )
+    assert captions == [
+        "nearest neighbours in the code space, nearest first (red frame: another label)"
+    ]
+
+
+def spectra(n: int, length: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian peaks at one of two positions: 1-D spectra of two classes."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    t = np.arange(length)
+    centre = np.where(y == 0, 10, 22)[:, None] + rng.normal(0, 1, (n, 1))
+    return np.exp(-((t - centre) ** 2) / 8.0) + rng.normal(0, 0.02, (n, length)), y
+
+
+@pytest.mark.parametrize(
+    ("params", "shape", "as_signals"),
+    [
+        ({"architecture": "conv", "hidden": (4,)}, (32,), lambda X: X[:, None, :]),
+        (
+            {"architecture": "conv", "hidden": (4,), "spatial_dims": 1},
+            (2, 16),
+            lambda X: X,
+        ),
+        ({"architecture": "recurrent", "hidden": (8,)}, (16, 2), lambda X: X.transpose(0, 2, 1)),
+    ],
+)
+def test_report_of_1d_signals_overlays_their_reconstructions(
+    params, shape, as_signals, monkeypatch
+) -> None:
+    X, y = spectra(80)
+    X = X.reshape(len(X), *shape)
+    ae = Autoencoder(latent_dim=4, epochs=2, **params, **FAST).fit(X)
+    calls = []
+    real = aekit.plot.signal_reconstructions
+
+    def spy(originals, reconstructed, **kwargs):
+        calls.append((originals, reconstructed, kwargs))
+        return real(originals, reconstructed, **kwargs)
+
+    monkeypatch.setattr(aekit.plot, "signal_reconstructions", spy)
+    page = build_report(ae, X, y)
+    titles = figure_titles(page)
+    assert titles[:2] == ["Training curves", "Reconstructions"] and "Similar items" in titles
+    assert 'id="similar"' not in page  # signals are no table
+    ((originals, reconstructed, kwargs),) = calls
+    first = [int(np.flatnonzero(y == c)[0]) for c in (0, 1)]  # the first of each class
+    np.testing.assert_array_equal(originals, as_signals(X[first]))
+    np.testing.assert_allclose(reconstructed, as_signals(ae.reconstruct(X[first])))
+    assert kwargs["titles"] == [f"sample #{i} · label {y[i]}" for i in first]
+
+
+def test_a_dense_model_of_the_same_rows_is_a_table() -> None:
+    X, y = spectra(60)
+    ae = Autoencoder(latent_dim=2, hidden=(8,), epochs=2, **FAST).fit(X)
+    page = build_report(ae, X, y)
+    assert "Reconstructions" not in figure_titles(page)
+    assert len(similar_rows(page)) == 5
 
 
 # ----------------------------------------------------------------------- writing, the CLI

@@ -77,9 +77,17 @@ def test_search_matches_brute_force(
     assert distances.dtype == np.float32 and ids.dtype == np.int64
     assert index.backend_ == backend
     want_d, want_ids = brute_force(ae.transform(items), ae.transform(queries), metric, 10)
-    # Codes are continuous, so exact ties are absent and the neighbours must be the same.
-    np.testing.assert_array_equal(ids, want_ids)
     np.testing.assert_allclose(distances, want_d, rtol=1e-5, atol=1e-6)
+    # Codes are continuous, so exact ties are absent, but two neighbours can lie closer than
+    # float32 resolves (cosine distances 7e-8 apart, with the model of the size-aware batch):
+    # their order may differ, and only theirs. So the ids must be the same wherever the
+    # distance differs from its neighbours' by more than the tolerance granted above.
+    apart = np.diff(want_d, axis=1) > 1e-6  # (n, k - 1)
+    clear = np.ones(ids.shape, dtype=bool)
+    clear[:, 1:] &= apart
+    clear[:, :-1] &= apart
+    assert clear.mean() > 0.99  # near-ties are rare: the check still covers almost every id
+    np.testing.assert_array_equal(ids[clear], want_ids[clear])
     assert (np.diff(distances, axis=1) >= 0).all()
 
 

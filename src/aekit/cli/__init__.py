@@ -10,49 +10,45 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
-
-import torch
+from types import ModuleType
+from typing import Any, NoReturn, cast
 
 import aekit
-from aekit.cli import (
-    compress,
-    decompress,
-    demo,
-    denoise,
-    detect,
-    encode,
-    export,
-    generate,
-    index,
-    info,
-    reconstruct,
-    report,
-    search,
-    train,
+
+# Verbs, in the order --help lists them; each module has add_parser(subparsers) setting `run`.
+# The modules import torch, scikit-learn and the estimators inside `run`, so building the parser
+# (--help, --version, a usage error) stays quick.
+VERBS = (
+    "demo",
+    "train",
+    "encode",
+    "reconstruct",
+    "info",
+    "index",
+    "search",
+    "export",
+    "compress",
+    "decompress",
+    "generate",
+    "denoise",
+    "detect",
+    "report",
 )
 
-# Verb modules, each with add_parser(subparsers) setting `run`.
-VERBS = {
-    "demo": demo,
-    "train": train,
-    "encode": encode,
-    "reconstruct": reconstruct,
-    "info": info,
-    "index": index,
-    "search": search,
-    "export": export,
-    "compress": compress,
-    "decompress": decompress,
-    "generate": generate,
-    "denoise": denoise,
-    "detect": detect,
-    "report": report,
-}
+# How alike a mistyped flag or choice must be to the real one to be suggested: a wrong
+# suggestion misleads more than none ("--bogus" is not "--out"), "--latnet-dim" is "--latent-dim".
+SUGGEST_CUTOFF = 0.75
+
+
+def verb_module(verb: str) -> ModuleType:
+    """The module of ``verb`` (``aekit.cli.train`` for ``"train"``)."""
+    return importlib.import_module(f"aekit.cli.{verb}")
+
 
 # Exceptions that a user's input produces (a bad file, a bad option value, data torch cannot
 # take, a missing extra): reported as one line. Anything else (a TypeError, a KeyError) means
@@ -60,18 +56,84 @@ VERBS = {
 USER_ERRORS = (ValueError, OSError, ImportError, FloatingPointError, RuntimeError)
 
 
+def _closest(word: str, candidates: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=SUGGEST_CUTOFF)
+    return close[0] if close else None
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and a pointer to ``--help`` (exit 2),
-    not the usage block; ``--help`` itself prints everything."""
+    not the usage block; ``--help`` itself prints everything. A mistyped flag or choice is
+    answered with the closest real one ("did you mean --latent-dim?")."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The main parser's verbs, name -> parser (set by build_parser).
-        self.verb_parsers: dict[str, argparse.ArgumentParser] = {}
+        self.verb_parsers: dict[str, Parser] = {}
 
     def error(self, message: str) -> NoReturn:
         message = " ".join(message.split())
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        # Unknown flags are refused before argparse parses: argparse would first report a
+        # missing --out or take the flag's value for DATA, and never name the flag meant.
+        tokens = list(sys.argv[1:] if args is None else args)
+        unknown = self._unknown_flags(tokens)
+        if unknown:
+            self.unrecognized(unknown)
+        return super().parse_known_args(tokens, namespace)
+
+    def _unknown_flags(self, tokens: Sequence[str]) -> list[str]:
+        flags = [s for action in self._actions for s in action.option_strings]
+        unknown = []
+        for token in tokens:
+            if token == "--":
+                break
+            # What argparse takes for a word rather than a flag: "-", "-3", "-0.5", "-a b".
+            if (
+                not token.startswith("-")
+                or token == "-"
+                or " " in token
+                or self._negative_number_matcher.match(token)
+            ):
+                if self.verb_parsers:  # the verb: what follows is the verb parser's
+                    break
+                continue
+            name = token.split("=", 1)[0]
+            known = (
+                name in flags
+                or (name.startswith("--") and any(f.startswith(name) for f in flags))  # --epoch
+                or (not name.startswith("--") and token[:2] in flags)  # -k5
+            )
+            if not known:
+                unknown.append(token)
+        return unknown
+
+    def unrecognized(self, extras: Sequence[str]) -> NoReturn:
+        """Refuse ``extras`` in one line, suggesting the closest flag for each mistyped one."""
+        flags = [s for action in self._actions for s in action.option_strings]
+        named = []
+        for extra in extras:
+            close = _closest(extra.split("=", 1)[0], flags) if extra.startswith("-") else None
+            named.append(f"{extra} (did you mean {close}?)" if close else extra)
+        self.error(f"unrecognized arguments: {', '.join(named)}")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse's own check lists every choice and suggests none (Python 3.14's
+        # suggest_on_error aside): a close choice is named instead of the list.
+        choices = action.choices
+        if choices is None or value in choices:
+            return
+        close = _closest(str(value), [str(c) for c in choices])
+        hint = (
+            f"did you mean {close!r}?"
+            if close
+            else "choose from " + ", ".join(repr(c) for c in choices)
+        )
+        raise argparse.ArgumentError(action, f"invalid choice: {value!r} ({hint})")
 
 
 def build_parser() -> Parser:
@@ -81,23 +143,10 @@ def build_parser() -> Parser:
     subparsers = parser.add_subparsers(
         dest="verb", required=True, metavar="VERB", parser_class=Parser
     )
-    for module in VERBS.values():
-        module.add_parser(subparsers)
-    parser.verb_parsers = dict(subparsers.choices)
+    for verb in VERBS:
+        verb_module(verb).add_parser(subparsers)
+    parser.verb_parsers = cast("dict[str, Parser]", dict(subparsers.choices))
     return parser
-
-
-def _unrecognized(parser: Parser, verb: str, extras: list[str]) -> NoReturn:
-    """Report unknown arguments as the verb's own usage error, suggesting the closest flag."""
-    sub = parser.verb_parsers[verb]
-    message = f"unrecognized arguments: {' '.join(extras)}"
-    flags = [s for action in sub._actions for s in action.option_strings]
-    unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
-    # A high cutoff: a wrong suggestion misleads more than none ("--bogus" is not "--out").
-    close = difflib.get_close_matches(unknown[0], flags, n=1, cutoff=0.75) if unknown else []
-    if close:
-        message += f" (did you mean {close[0]}?)"
-    sub.error(message)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -127,8 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
-    if extras:
-        _unrecognized(parser, args.verb, extras)
+    if extras:  # words left over, not flags: those the verb's parser refused already
+        parser.verb_parsers[args.verb].unrecognized(extras)
     debug = os.environ.get("AEKIT_DEBUG", "") not in ("", "0")
     prefix = f"aekit {args.verb}: "
     try:
@@ -139,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        # torch is imported by the verbs that need it; one that did not cannot have its error.
+        torch = sys.modules.get("torch")
         oom = getattr(torch, "OutOfMemoryError", MemoryError)
         if isinstance(exc, (MemoryError, oom)):
             line = _out_of_memory(args.verb, exc)

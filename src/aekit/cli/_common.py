@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from aekit._text import a_or_an, plural
 from aekit.datasets import BUILTIN, BUILTIN_LABELS, load, read_array
-from aekit.io.atomic import atomic_write_path, check_writable_parent
+
+# aekit.io.atomic is imported inside the functions that use it: aekit.io's __init__ imports torch,
+# which building the parser (--help, a usage error) does without.
 
 # ------------------------------------------------------------------------------ model kinds
 AUTOENCODERS = ("Autoencoder", "VAE")
@@ -43,12 +47,8 @@ HINTS: dict[str, str] = {
 }
 
 
-def _a(name: str) -> str:
-    return f"{'an' if name[:1] and name[0] in 'AEIOU' else 'a'} {name}"
-
-
 def _kinds(names: Sequence[str]) -> str:
-    named = [_a(n) for n in names]
+    named = [a_or_an(n) for n in names]
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
 
 
@@ -61,7 +61,7 @@ def check_model_kind(verb: str, model: str | Path) -> str:
     name = config.get("estimator")
     accepted = ACCEPTS[verb]
     if name not in accepted:
-        a_name = _a(name) if isinstance(name, str) else "an unknown estimator"
+        a_name = a_or_an(name) if isinstance(name, str) else "an unknown estimator"
         raise ValueError(
             f"{model} holds {a_name}; {verb} takes {_kinds(accepted)}"
             + HINTS.get(verb, "").format(a_name=a_name)
@@ -150,6 +150,12 @@ def _suffix_line(path: str | Path, suffixes: Sequence[str]) -> str:
 def _check_writable_file(path: str | Path, name: str) -> None:
     if Path(path).is_dir():
         raise ValueError(f"{name} {path} is a directory; give a file name")
+    _check_writable_parent(path, name)
+
+
+def _check_writable_parent(path: str | Path, name: str) -> None:
+    from aekit.io.atomic import check_writable_parent
+
     check_writable_parent(path, name)
 
 
@@ -194,7 +200,7 @@ def check_paths(inputs: Iterable[Input], outputs: Iterable[Output]) -> None:
             folder = Path(out.path)
             if folder.exists() and not folder.is_dir():
                 raise ValueError(f"{out.name} {folder} exists and is not a {out.noun}")
-            check_writable_parent(folder / "x", out.name)
+            _check_writable_parent(folder / "x", out.name)
             written.append((folder, out.name, "folder", False))
             for file in out.writes:
                 _check_writable_file(folder / file, out.name)
@@ -232,32 +238,195 @@ def check_paths(inputs: Iterable[Input], outputs: Iterable[Output]) -> None:
 
 
 # --------------------------------------------------------------------------------- data
-def add_data_argument(parser: argparse.ArgumentParser) -> None:
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+# Table options: (flag, dest, help). Those that choose columns belong to training; a model
+# trained on a table reads new tables with its own choices.
+TABLE_OPTIONS = (
+    ("--columns", "columns", "feature columns, comma-separated (default: all but the id column)"),
+    ("--drop", "drop", "columns to leave out, comma-separated"),
+    ("--id-column", "id_column", "a column naming the rows, carried into outputs (auto, none)"),
+    ("--categorical", "categorical", "text columns to one-hot encode: none, auto or names"),
+    ("--missing", "missing", "missing values: error, drop, mean or median (default error)"),
+)
+FORMAT_OPTIONS = (
+    ("--delimiter", "delimiter", "the separator of a table (default: detected; 'tab', 'space')"),
+    ("--header", "header", "whether a table's first line names its columns: yes, no, auto"),
+)
+
+
+def add_data_argument(parser: argparse.ArgumentParser, name: str = "DATA") -> None:
+    """DATA (or QUERIES) and the options that say how to read it."""
     parser.add_argument(
         "data",
-        metavar="DATA",
-        help=f"a file (.npy, .npz, .csv, IDX) or a built-in name ({', '.join(BUILTIN)})",
+        metavar=name,
+        help=f"a file (.npy, .npz, .csv, IDX), a folder or glob of images, or a built-in name "
+        f"({', '.join(BUILTIN)})",
     )
     parser.add_argument("--key", help="the array to read from an .npz file")
+    add_table_options(parser)
 
 
-def read_data(args: argparse.Namespace) -> np.ndarray:
-    return load(args.data, key=args.key)
+def add_table_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say how to read a table."""
+    group = parser.add_argument_group("tables (.csv, .tsv, .txt)")
+    for flag, dest, text in TABLE_OPTIONS + FORMAT_OPTIONS:
+        group.add_argument(flag, dest=dest, metavar=dest.split("_")[0].upper(), help=text)
 
 
-def read_labels(args: argparse.Namespace, n: int) -> np.ndarray | None:
+class Data(NamedTuple):
+    """DATA as read for a verb."""
+
+    X: np.ndarray  # (n, ...) samples
+    ids: np.ndarray | None  # (n,) names of the samples (an id column, file names), or None
+    id_name: str  # the ids' column name in outputs
+    table: Any  # the TableSchema of a table, else None
+    kept: np.ndarray | None  # (n,) which of the file's rows the samples are; None: all
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _table_options(args: argparse.Namespace, fitted: bool) -> dict[str, Any]:
+    given = {dest: getattr(args, dest, None) for _, dest, _ in TABLE_OPTIONS}
+    if fitted:
+        named = [flag for flag, dest, _ in TABLE_OPTIONS if given[dest] is not None]
+        if named:
+            raise ValueError(
+                f"{', '.join(named)}: the model was trained on a table and reads new ones "
+                "with the same columns and rules; leave these options out"
+            )
+        return {}
+    options: dict[str, Any] = {"columns": _names(given["columns"]), "drop": _names(given["drop"])}
+    column = labels_column(args)
+    if column is not None and options["columns"] is None:
+        options["drop"] = [*(options["drop"] or []), column]  # the labels are no feature
+    id_column = given["id_column"]
+    if id_column is not None:
+        options["id_column"] = None if id_column.lower() == "none" else id_column
+    categorical = given["categorical"]
+    if categorical is not None:
+        options["categorical"] = (
+            categorical.lower() if categorical.lower() in ("none", "auto") else _names(categorical)
+        )
+    if given["missing"] is not None:
+        options["missing"] = given["missing"]
+    return options
+
+
+def _format_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    delimiter = getattr(args, "delimiter", None)
+    if delimiter is not None:
+        spelled = {"tab": "\t", "\\t": "\t", "space": None, "whitespace": None, "comma": ",",
+                   "semicolon": ";", "pipe": "|"}  # fmt: skip
+        options["delimiter"] = spelled.get(delimiter.lower(), delimiter)
+        if options["delimiter"] is not None and len(options["delimiter"]) != 1:
+            raise ValueError(f"--delimiter must be one character, tab or space; got {delimiter!r}")
+    header = getattr(args, "header", None)
+    if header is not None:
+        choices = {"yes": True, "no": False, "auto": None, "true": True, "false": False}
+        if header.lower() not in choices:
+            raise ValueError(f"--header must be yes, no or auto; got {header!r}")
+        options["header"] = choices[header.lower()]
+    return options
+
+
+def say(args: argparse.Namespace, line: str) -> None:
+    """A note about what was detected or done, on stderr (stdout is the verb's result)."""
+    print(f"aekit {getattr(args, 'verb', '')}: {line}", file=sys.stderr)
+
+
+def read_data(args: argparse.Namespace, model: Any = None) -> Data:
+    """Read DATA for a verb, saying on stderr what was detected (a table's separator and
+    header, an id column, the array taken from an .npz). ``model``: a fitted estimator whose
+    table schema (``table_``) new tables are read with."""
+    from aekit.datasets import images, tables
+
+    source = args.data
+    schema = getattr(model, "table_", None)
+    table_given = any(getattr(args, d, None) is not None for _, d, _ in TABLE_OPTIONS)
+    format_given = any(getattr(args, d, None) is not None for _, d, _ in FORMAT_OPTIONS)
+    path = Path(source)
+    is_table = source not in BUILTIN and path.suffix.lower() in TABLE_SUFFIXES
+    if (table_given or format_given) and not is_table:
+        raise ValueError(
+            f"the table options apply to {', '.join(TABLE_SUFFIXES)} files; {source} is not one"
+        )
+    if is_table:
+        column = labels_column(args)
+        if column is not None:
+            tables.read_labels(source, column=column)  # names a missing column as --labels'
+        table = tables.read_table(
+            source, schema=schema, **_table_options(args, schema is not None),
+            **_format_options(args),
+        )  # fmt: skip
+        for note in table.notes:
+            say(args, f"{source}: {note}")
+        for warning in table.warnings:
+            say(args, f"warning: {source}: {warning}")
+        name = table.schema.id_column or "row"
+        # None when no row was left out.
+        kept = None if int(table.kept[-1]) + 1 == len(table.kept) else table.kept
+        return Data(table.X, table.ids, name, table.schema, kept)
+    if source not in BUILTIN and images.is_image_source(source):
+        stack = images.read_images(source)
+        say(args, f"{source}: {stack.describe()}")
+        return Data(stack.X, np.asarray(stack.files), "file", None, None)
+    if source not in BUILTIN and path.suffix.lower() == ".npz" and args.key is None:
+        from aekit.datasets.files import npz_keys
+
+        keys = npz_keys(source)
+        if len(keys) > 1:
+            chosen = load(source)
+            key = next(k for k in keys if k in ("x_train", "X", "x", "data"))
+            say(args, f"{source}: took the array {key!r} of {keys} (choose another with --key)")
+            return Data(chosen, None, "index", None, None)
+    return Data(load(source, key=args.key), None, "index", None, None)
+
+
+def read_labels(
+    args: argparse.Namespace, n: int, kept: np.ndarray | None = None
+) -> np.ndarray | None:
     """Labels of the ``n`` samples of DATA: ``--labels FILE``, else a built-in set's own, else
-    None."""
+    None. A labels file is one label per sample: .npy, or a one-column table (numbers or
+    text, a header allowed). ``kept``: the rows of DATA that were kept (rows with a missing
+    value left out), whose labels are taken from a file labelling every row."""
     if getattr(args, "labels", None):
-        y = read_array(args.labels)
+        y = _read_label_file(args)
     elif args.data in BUILTIN_LABELS:
         y = BUILTIN_LABELS[args.data]()
     else:
         return None
     y = np.asarray(y).reshape(-1)
+    if kept is not None and len(y) != n and len(y) > int(kept[-1]):
+        y = y[kept]  # a label for every row of DATA, some of which were left out
     if len(y) != n:
-        raise ValueError(f"{args.labels or args.data} holds {len(y)} labels for {n} samples")
+        raise ValueError(
+            f"{args.labels or args.data} holds {plural(len(y), 'label')} for {plural(n, 'sample')}"
+        )
     return y
+
+
+def labels_column(args: argparse.Namespace) -> str | None:
+    """The column of the table DATA that ``--labels`` names, when it names no file but a
+    column (checked when DATA is read)."""
+    labels = getattr(args, "labels", None)
+    data = getattr(args, "data", None)
+    if not labels or not data or Path(data).suffix.lower() not in TABLE_SUFFIXES:
+        return None
+    return None if Path(labels).exists() or Path(labels).suffix else labels
+
+
+def _read_label_file(args: argparse.Namespace) -> np.ndarray:
+    from aekit.datasets.tables import read_labels as read_label_table
+
+    column = labels_column(args)
+    if column is not None:
+        return read_label_table(args.data, column=column)
+    if Path(args.labels).suffix.lower() not in TABLE_SUFFIXES:
+        return read_array(args.labels)
+    return read_label_table(args.labels)
 
 
 # ------------------------------------------------------------------------------- writing
@@ -267,13 +436,14 @@ ARRAY_SUFFIXES = (".npy", ".csv")
 def write_file(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path`` (same suffix) and rename it
     over ``path``: a failed or killed write leaves any earlier file whole."""
+    from aekit.io.atomic import atomic_write_path
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return atomic_write_path(path, write)
     except OSError as exc:
-        # Name the file the user gave, not the temporary one the error is about.
         raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return atomic_write_path(path, write)  # its errors name `path`, never the temporary file
 
 
 def save_to(path: Path, save: Callable[..., None], *args: Any, **kwargs: Any) -> None:
@@ -283,15 +453,34 @@ def save_to(path: Path, save: Callable[..., None], *args: Any, **kwargs: Any) ->
         save(f, *args, **kwargs)
 
 
-def write_array(path: str | Path, array: np.ndarray) -> Path:
-    """Write ``array`` as .npy (any shape) or .csv (rows of flattened samples), atomically."""
+def write_array(
+    path: str | Path,
+    array: np.ndarray,
+    ids: np.ndarray | None = None,
+    id_name: str = "id",
+    column: str = "x",
+) -> Path:
+    """Write ``array`` as .npy (any shape) or .csv (rows of flattened samples), atomically.
+
+    With ``ids`` (one per row) a .csv gets a header, ``id_name`` then ``column`` numbered
+    from 1, and each row starts with its id; a .npy holds the array alone."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return write_file(path, lambda tmp: save_to(tmp, np.save, array, allow_pickle=False))
-    if suffix == ".csv":
-        return write_file(
-            path,
-            lambda tmp: np.savetxt(tmp, array.reshape(len(array), -1), delimiter=",", fmt="%.8g"),
-        )
-    raise ValueError(_suffix_line(path, ARRAY_SUFFIXES))
+    if suffix != ".csv":
+        raise ValueError(_suffix_line(path, ARRAY_SUFFIXES))
+    rows = array.reshape(len(array), -1)
+    if ids is None:
+        return write_file(path, lambda tmp: np.savetxt(tmp, rows, delimiter=",", fmt="%.8g"))
+
+    def write(tmp: Path) -> None:
+        import csv
+
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow([id_name, *(f"{column}{j + 1}" for j in range(rows.shape[1]))])
+            for name, row in zip(ids.tolist(), rows.tolist(), strict=True):
+                writer.writerow([name, *(f"{v:.8g}" for v in row)])
+
+    return write_file(path, write)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit._text import plural
 from aekit.cli._common import (
     Input,
     Output,
@@ -18,7 +19,10 @@ from aekit.cli._common import (
     read_data,
 )
 from aekit.datasets import load as load_data
-from aekit.tasks.compression import CODE_BITS, compress, compression_report, save_codes
+
+# The keys of aekit.tasks.compression.CODE_BITS, spelled out because that module imports
+# scikit-learn, which --help does without (tests/test_cli_messages.py checks they agree).
+DTYPES = ("float32", "float16", "int8")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,7 +36,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, help="the codes file to write (.npz)")
     parser.add_argument(
         "--dtype",
-        choices=list(CODE_BITS),
+        choices=DTYPES,
         default="int8",
         help="storage type of the codes written: int8 (an affine quantiser per dimension), "
         "float16 or float32 (default int8); the report compares all three",
@@ -50,6 +54,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks.compression import compress, compression_report, save_codes
+
     check_paths(
         [
             Input(args.model, "MODEL", directory=True),
@@ -59,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         [Output(args.out, "--out", suffixes=(".npz",))],
     )
     model = load_model("compress", args.model, args.device)
-    X = read_data(args)
+    X = read_data(args, model).X
     q = compress(model, X, args.dtype)
     X_fit = None if args.pca_fit is None else load_data(args.pca_fit, key=args.pca_key)
     fit = X if X_fit is None else X_fit
@@ -69,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     report = compression_report(model, X, X_fit=X_fit, pca=use_pca)
     print(report.to_text())
     if not args.no_pca and not use_pca:
-        print(f"no PCA baseline: {q.codes.shape[1]} components exceed the {room} its data allow")
+        print(
+            f"no PCA baseline: the codes have {plural(q.codes.shape[1], 'dimension')}, and PCA "
+            f"on its data allows at most {plural(room, 'component')}"
+        )
     path = save_codes(args.out, q)
     print(
         f"wrote {args.dtype} codes of shape {q.codes.shape} to {path}: {q.codes.nbytes} bytes of "

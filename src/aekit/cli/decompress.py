@@ -13,7 +13,6 @@ from aekit.cli._common import (
     load_model,
     write_array,
 )
-from aekit.tasks.compression import decompress, load_codes
 
 
 def add_parser(subparsers: Any) -> None:
@@ -28,6 +27,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks.compression import decompress, load_codes
+
     check_paths(
         [Input(args.model, "MODEL", directory=True), Input(args.codes, "CODES")],
         [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],

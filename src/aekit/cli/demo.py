@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from aekit._text import plural
 from aekit.cli._common import Output, check_paths
-from aekit.tasks import run_demo
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,6 +20,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks import run_demo
+
     # What run_demo writes, checked before its minutes of training.
     check_paths(
         [],
@@ -36,12 +38,13 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(args.out, random_state=args.seed, verbose=not args.quiet)
     print(
         f"trained a {result.architecture} autoencoder on {result.n_train} digits "
-        f"in {result.fit_seconds:.1f} s ({result.epochs} epochs)"
+        f"in {result.fit_seconds:.1f} s ({plural(result.epochs, 'epoch')})"
     )
     print(
-        f"test squared error per image: autoencoder {result.ae_error:.3f}, "
-        f"PCA({result.latent_dim}) {result.pca_error:.3f} "
-        f"({result.pca_error / result.ae_error:.2f}x the autoencoder's)"
+        f"test squared error per image (summed over its pixels): autoencoder "
+        f"{result.ae_error:.3f}, PCA({result.latent_dim}) {result.pca_error:.3f}, PCA fitted "
+        f"to the same test images ({result.pca_error / result.ae_error:.2f}x the "
+        "autoencoder's; the report shows the same figures)"
     )
     for label, path in result.files.items():
         print(f"{label:>16}: {path}")

@@ -21,7 +21,6 @@ from aekit.cli._common import (
     write_file,
 )
 from aekit.datasets import load as load_data
-from aekit.tasks.denoising import denoise_figure, run_denoise
 
 
 def add_parser(subparsers: Any) -> None:
@@ -52,6 +51,8 @@ def _is_image_stack(X: np.ndarray) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks.denoising import denoise_figure, run_denoise
+
     # Refuse a wrong file name or option before the work, not after it.
     outputs = [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)]
     if args.png is not None:
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n_images < 1:
         raise ValueError(f"--n-images must be at least 1, got {args.n_images}")
     model = load_model("denoise", args.model, args.device)
-    X = read_data(args)
+    X = read_data(args, model).X
     if args.png is not None and not _is_image_stack(X):
         raise ValueError(
             f"--png draws images, but DATA has samples of shape {X.shape[1:]}, not (h, w)"

@@ -1,10 +1,12 @@
 """`aekit detect MODEL DATA --out SCORES.csv`: outlier scores and labels of DATA.
 
 MODEL is an anomaly detector saved by ``aekit train DATA --model detector``. The CSV has one
-row per sample (per time step for a detector trained with ``--window``): ``index``, the
-``timestamp`` when DATA is a CSV series with a time column, ``score`` (higher is more
-abnormal), ``probability`` (of being an outlier, PyOD's linear scaling) and ``label``
-(1 above the detector's threshold). ``.npy`` writes the scores alone.
+row per sample (per time step for a detector trained with ``--window``): ``index`` (from 0),
+the row's id when DATA has one (a table's id column, such as a series' ``timestamp``, under
+its own name; ``row``, the spreadsheet row number, when rows with missing values were left
+out; ``file`` for images), ``score`` (higher is more abnormal), ``probability`` (of being an
+outlier, PyOD's linear scaling) and ``label`` (1 above the detector's threshold). ``.npy``
+writes the scores alone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit._text import plural
 from aekit.cli._common import (
     Input,
     Output,
@@ -27,7 +30,6 @@ from aekit.cli._common import (
     write_array,
     write_file,
 )
-from aekit.datasets import read_series
 
 
 def add_parser(subparsers: Any) -> None:
@@ -44,30 +46,24 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _timestamps(args: argparse.Namespace, n: int) -> np.ndarray | None:
-    """The time column of a CSV series, when DATA is one and it has one."""
-    if not str(args.data).lower().endswith(".csv"):
-        return None
-    try:
-        stamps = read_series(args.data).timestamps
-    except ValueError:
-        return None
-    return stamps if stamps.dtype.kind == "M" and len(stamps) == n else None
-
-
 def write_scores(
-    path: str | Path, scores: np.ndarray, proba: np.ndarray, labels: np.ndarray, stamps: Any
+    path: str | Path,
+    scores: np.ndarray,
+    proba: np.ndarray,
+    labels: np.ndarray,
+    ids: np.ndarray | None = None,
+    id_name: str = "id",
 ) -> Path:
     """Write one CSV row per sample, atomically (a temporary file renamed into place)."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            time_column = ["timestamp"] if stamps is not None else []
-            writer.writerow(["index", *time_column, "score", "probability", "label"])
+            id_column = [id_name] if ids is not None else []
+            writer.writerow(["index", *id_column, "score", "probability", "label"])
             for i, (s, p, label) in enumerate(zip(scores, proba, labels, strict=True)):
-                stamp = [str(stamps[i]).replace("T", " ")] if stamps is not None else []
-                writer.writerow([i, *stamp, f"{s:.8g}", f"{p:.6f}", int(label)])
+                name = [ids[i]] if ids is not None else []
+                writer.writerow([i, *name, f"{s:.8g}", f"{p:.6f}", int(label)])
 
     return write_file(path, write)
 
@@ -79,17 +75,19 @@ def run(args: argparse.Namespace) -> int:
     )
     detector = load_model("detect", args.model, args.device)
     suffix = Path(args.out).suffix.lower()
-    X = read_data(args)
+    data = read_data(args, detector)
+    X = data.X
     scores = detector.decision_function(X)
     labels = (scores > detector.threshold_).astype(np.int64)
     if suffix == ".npy":
         path = write_array(args.out, scores)
     else:
         proba = detector.predict_proba(X)[:, 1]
-        path = write_scores(args.out, scores, proba, labels, _timestamps(args, len(scores)))
-    what = "time steps" if detector.window is not None else "samples"
+        ids = data.ids if data.ids is not None and len(data.ids) == len(scores) else None
+        path = write_scores(args.out, scores, proba, labels, ids, data.id_name)
+    what = "time step" if detector.window is not None else "sample"
     print(
-        f"scored {len(scores)} {what}: {int(labels.sum())} above the threshold "
+        f"scored {plural(len(scores), what)}: {int(labels.sum())} above the threshold "
         f"{detector.threshold_:.5g} ({labels.mean():.1%}); wrote {path}"
     )
     return 0

@@ -1,4 +1,9 @@
-"""`aekit encode MODEL DATA --out CODES`: write the codes of DATA (.npy or .csv)."""
+"""`aekit encode MODEL DATA --out CODES`: write the codes of DATA (.npy or .csv).
+
+A .csv holds one row per sample. When DATA names its rows (a table's id column, image file
+names, a table's row numbers), the .csv has a header, the ids' column then ``z1``, ``z2``,
+..., and each row starts with its id.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
         [Input(args.model, "MODEL", directory=True), data_input(args.data)],
         [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
     )
-    codes = load_model("encode", args.model, args.device).transform(read_data(args))
-    path = write_array(args.out, codes)
+    model = load_model("encode", args.model, args.device)
+    data = read_data(args, model)
+    codes = model.transform(data.X)
+    path = write_array(args.out, codes, data.ids, data.id_name, column="z")
     print(f"wrote codes of shape {codes.shape} to {path}")
     return 0

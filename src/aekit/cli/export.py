@@ -6,8 +6,6 @@ import argparse
 from typing import Any
 
 from aekit.cli._common import Input, Output, check_model_kind, check_paths, data_input
-from aekit.io import export_onnx
-from aekit.io.onnx import GRAPHS, MANIFEST
 
 # Samples of --data used by the check: enough to exercise the graphs, quick on any data set.
 CHECK_ROWS = 256
@@ -45,6 +43,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.io.onnx import GRAPHS, MANIFEST, export_onnx
+
     inputs = [Input(args.model, "MODEL", directory=True)]
     if args.check:
         inputs.append(data_input(args.data, "--data"))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit._text import a_or_an, plural
 from aekit.cli._common import (
     Input,
     Output,
@@ -21,7 +22,6 @@ from aekit.cli._common import (
 )
 from aekit.datasets import BUILTIN
 from aekit.datasets import load as load_data
-from aekit.tasks.generation import generate
 
 # What --out receives: the arrays always, the pictures for image models.
 ARRAYS = ("samples.npy", "interpolation.npy")
@@ -70,6 +70,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks.generation import generate
+
     check_paths(
         [Input(args.model, "MODEL", directory=True), data_input(args.data, "--data")],
         [Output(args.out, "--out", kind="folder", writes=ARRAYS + PICTURES)],
@@ -99,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
             written.append(name)
     source = "DATA" if data is not None else "samples"
     line = (
-        f"wrote {len(result.samples)} samples and a {len(result.interpolation)}-step "
+        f"wrote {plural(len(result.samples), 'sample')} and "
+        f"{a_or_an(str(len(result.interpolation)))}-step "
         f"interpolation ({source} {args.start} -> {args.end}) to {args.out}: "
         f"{', '.join(written)}"
     )

@@ -1,10 +1,15 @@
-"""`aekit index MODEL DATA --out INDEX`: encode DATA and save a similar-item search index."""
+"""`aekit index MODEL DATA --out INDEX`: encode DATA and save a similar-item search index.
+
+When DATA names its rows (a table's id column or row numbers, image file names), the index
+keeps the names and `aekit search` reports them.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from aekit._text import plural
 from aekit.cli._common import (
     Input,
     Output,
@@ -14,7 +19,11 @@ from aekit.cli._common import (
     load_model,
     read_data,
 )
-from aekit.tasks.retrieval import BACKENDS, METRICS, LatentIndex
+
+# aekit.tasks.retrieval's METRICS and BACKENDS, spelled out because that module imports torch,
+# which --help does without (tests/test_cli_messages.py checks they agree).
+METRICS = ("l2", "cosine")
+BACKENDS = ("auto", "faiss", "exact")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,15 +51,18 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks.retrieval import LatentIndex
+
     check_paths(
         [Input(args.model, "MODEL", directory=True), data_input(args.data)],
         [Output(args.out, "--out", kind="index")],
     )
     model = load_model("index", args.model, args.device)
-    index = LatentIndex(model, metric=args.metric, backend=args.backend).add(read_data(args))
+    data = read_data(args, model)
+    index = LatentIndex(model, metric=args.metric, backend=args.backend).add(data.X, data.ids)
     path = index.save(args.out)
     print(
-        f"indexed {len(index)} items as {index.codes_.shape[1]}-d codes "
+        f"indexed {plural(len(index), 'item')} as {index.codes_.shape[1]}-d codes "
         f"(metric {index.metric_}, backend {index.backend_}) in {path}"
     )
     return 0

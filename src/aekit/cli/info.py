@@ -1,22 +1,43 @@
 """`aekit info MODEL`: what a saved model is, how it was trained, and its size.
+`aekit info DATA`: what aekit reads from a data file before any training.
 
 Takes every kind of saved model: an autoencoder (dense, convolutional or recurrent), a VAE, a
-classifier or an anomaly detector.
+classifier or an anomaly detector. It answers without loading torch: the fields it shows and
+the weights' SHA-256 are checked; ``--check`` also checks the model as loading it would (every
+field, the tensors' shapes against the network), which takes a few seconds more.
+
+Given a table (.csv, .tsv, .txt) it shows the separator and header it detects and, for each
+column, its kind, missing and distinct values and what training would do with it (row ids, a
+feature, a text column to encode or drop), with the flags that change it. Given a folder or
+glob of images it says how many, their size and pixel type.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
-from aekit.io import describe
+from aekit._text import plural
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("info", help="describe a saved model", description=__doc__)
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory (of any kind)")
+    parser = subparsers.add_parser(
+        "info",
+        help="describe a saved model, or a data file before training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a saved model directory (of any kind), or a table or image folder to preview",
+    )
     parser.add_argument("--json", action="store_true", help="print the description as JSON")
+    parser.add_argument(
+        "--check", action="store_true", help="check the model as loading it would (slower)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -41,7 +62,8 @@ def layers(kind: str, module: dict[str, Any]) -> str:
         steps, features = module["input_shape"]
         direction = "bidirectional " if module["bidirectional"] else ""
         return (
-            f"{steps} steps of {features} features, {direction}{module['cell']} "
+            f"{plural(steps, 'step')} of {plural(features, 'feature')}, "
+            f"{direction}{module['cell']} "
             f"{_widths(module['hidden'])}, code {module['latent_dim']} (decoder mirrors)"
         )
     if kind == "stacked":
@@ -50,7 +72,7 @@ def layers(kind: str, module: dict[str, Any]) -> str:
             + " (stacked encoder, softmax head)"
         )
     if kind == "ensemble":
-        members = f"{module['n_members']} members"
+        members = plural(module["n_members"], "member")
         if module.get("conv"):
             return f"{members}, each {layers('conv', module['conv'])}"
         return (
@@ -67,19 +89,71 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _describe_table(path: str) -> int:
+    from aekit.datasets.tables import summarize_table
+
+    notes, columns = summarize_table(path)
+    print(f"{path}: {notes[0]}")
+    width = max(6, *(len(c.name) for c in columns))
+    print(f"  {'column':<{width}}  kind    missing  distinct  example          role")
+    for c in columns:
+        example = c.example if len(c.example) <= 16 else c.example[:15] + "~"
+        print(
+            f"  {c.name:<{width}}  {c.kind:<6}  {c.missing:>7}  {c.distinct:>8}  "
+            f"{example:<16} {c.role}"
+        )
+    return 0
+
+
+def _describe_data(path: str) -> int | None:
+    """Preview DATA that is a table or images; None when ``path`` is neither."""
+    from aekit.cli._common import TABLE_SUFFIXES
+
+    if Path(path).suffix.lower() in TABLE_SUFFIXES and Path(path).is_file():
+        return _describe_table(path)
+    from aekit.datasets.images import is_image_source, read_images
+
+    if is_image_source(path) and not (Path(path) / "config.json").exists():
+        print(f"{path}: {read_images(path).describe()}")
+        return 0
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    info = describe(args.model)
+    from aekit.io import describe
+
+    described = _describe_data(args.model)
+    if described is not None:
+        return described
+    info = describe(args.model, check=args.check)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     module = info["module"]
     print(f"{info['estimator']} ({info['kind']} module) at {info['path']}")
-    print(f"  layers     {layers(info['kind'], module)}")
+    try:
+        line = layers(info["kind"], module)
+    except (KeyError, TypeError, ValueError):  # unchecked fields (without --check)
+        line = "? (run with --check to see what is wrong)"
+    print(f"  layers     {line}")
     print(f"  size       {info['n_parameters']:,} parameters; loss {info['loss']}")
     print("  module     " + ", ".join(f"{k}={_value(v)}" for k, v in module.items()))
     print(f"  input      samples of shape {tuple(info['input_shape'])}; scaling {info['scaling']}")
+    table = info.get("table")
+    if isinstance(table, dict):
+        features = ", ".join(map(str, table.get("features", [])[:12]))
+        more = " ..." if len(table.get("features", [])) > 12 else ""
+        print(
+            f"  table      features {features}{more}; ids {table.get('id_column') or 'row numbers'}"
+            f"; missing values: {table.get('missing')}"
+            + (
+                f"; one-hot {', '.join(map(str, table['categories']))}"
+                if table.get("categories")
+                else ""
+            )
+        )
     print(
-        f"  training   {info['epochs_trained']} epochs, kept epoch {info['best_epoch']}"
+        f"  training   {plural(info['epochs_trained'], 'epoch')}, kept epoch {info['best_epoch']}"
         + "".join(f", {k} {v:.5g}" for k, v in info["final"].items())
     )
     checksum = info.get("weights_sha256")

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         outputs.append(Output(args.errors, "--errors", suffixes=ARRAY_SUFFIXES))
     check_paths([Input(args.model, "MODEL", directory=True), data_input(args.data)], outputs)
     model = load_model("reconstruct", args.model, args.device)
-    X = read_data(args)
+    X = read_data(args, model).X
     # Both results before either file: a failure leaves no half of the output behind.
     recon = model.reconstruct(X)
     errors = model.reconstruction_error(X)

@@ -11,15 +11,15 @@ from typing import Any
 from aekit.cli._common import (
     Input,
     Output,
+    add_table_options,
     check_paths,
     data_input,
     load_model,
+    read_data,
     read_labels,
 )
 from aekit.datasets import BUILTIN
-from aekit.datasets import load as load_data
 from aekit.plot.latent import PROJECTIONS
-from aekit.report import write_report
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,10 +34,12 @@ def add_parser(subparsers: Any) -> None:
         f"({', '.join(BUILTIN)})",
     )
     parser.add_argument("--key", help="the array to read from a --data .npz file")
+    add_table_options(parser)
     parser.add_argument(
         "--labels",
         metavar="FILE",
-        help="labels of DATA (.npy or .csv), the map's colours; built-in data bring their own",
+        help="labels of DATA (.npy, .csv, or a column of the table DATA), the map's colours; "
+        "built-in data bring their own",
     )
     parser.add_argument(
         "--out",
@@ -60,6 +62,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.report import write_report
+
     if args.labels and not args.data:
         raise ValueError("--labels needs --data: they label the samples of DATA")
     beside = Path(args.model) / "report.html"
@@ -75,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
         [Output(out, "--out", suffixes=(".html", ".htm"), inside_ok=inside_ok)],
     )
     model = load_model("report", args.model, args.device)
-    X = y = None
+    X = y = ids = names = None
     if args.data:
-        X = load_data(args.data, key=args.key)
-        y = read_labels(args, len(X))
+        data = read_data(args, model)
+        X, ids = data.X, data.ids
+        names = list(data.table.feature_names()) if data.table is not None else None
+        y = read_labels(args, len(X), data.kept)
     out = write_report(
         model,
         out,
@@ -90,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         max_points=args.max_points,
         projection=args.projection,
         random_state=args.seed,
+        ids=ids,
+        feature_names=names,
     )
     size = out.stat().st_size / 1e6
     print(f"wrote {out} ({size:.2f} MB; open it in a browser, it loads nothing else)")

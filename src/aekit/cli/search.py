@@ -2,8 +2,10 @@
 
 FILE is a .csv with the header ``query,rank,id,distance`` and one row per (query, neighbour):
 ``query`` is the row of QUERIES (from 0), ``rank`` 1 for the nearest, ``id`` the item's
-position in the indexed data (from 0). Or a .npz with two arrays of shape (n_queries, k):
-``ids`` (int64) and ``distances`` (float32), rows nearest first.
+position in the indexed data (from 0). When the queries or the items have names (a table's
+id column or row numbers, image file names), they follow: ``query_name`` and ``item_name``.
+Or a .npz with two arrays of shape (n_queries, k): ``ids`` (int64 positions) and
+``distances`` (float32), rows nearest first.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from aekit._text import plural
 from aekit.cli._common import (
     Input,
     Output,
+    add_data_argument,
     check_device,
     check_paths,
     data_input,
@@ -24,8 +28,7 @@ from aekit.cli._common import (
     save_to,
     write_file,
 )
-from aekit.datasets import BUILTIN
-from aekit.tasks.retrieval import BACKENDS, LatentIndex
+from aekit.cli.index import BACKENDS
 
 SUFFIXES = (".csv", ".npz")
 
@@ -38,12 +41,7 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("index", metavar="INDEX", help="an index directory from `aekit index`")
-    parser.add_argument(
-        "data",
-        metavar="QUERIES",
-        help=f"a file (.npy, .npz, .csv, IDX) or a built-in name ({', '.join(BUILTIN)})",
-    )
-    parser.add_argument("--key", help="the array to read from an .npz file")
+    add_data_argument(parser, "QUERIES")
     parser.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
     parser.add_argument("--out", required=True, help="output file (.csv or .npz)")
     parser.add_argument(
@@ -53,8 +51,17 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def write_results(path: str | Path, distances: np.ndarray, ids: np.ndarray) -> Path:
-    """Write search results as .csv (one row per neighbour) or .npz (``ids``, ``distances``)."""
+def write_results(
+    path: str | Path,
+    distances: np.ndarray,
+    ids: np.ndarray,
+    query_names: np.ndarray | None = None,
+    item_names: np.ndarray | None = None,
+) -> Path:
+    """Write search results as .csv (one row per neighbour) or .npz (``ids``, ``distances``).
+
+    ``query_names`` (n_queries,) and ``item_names`` (n_items,) add the ``query_name`` and
+    ``item_name`` columns to a .csv."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -71,14 +78,25 @@ def write_results(path: str | Path, distances: np.ndarray, ids: np.ndarray) -> P
     )
 
     def write(tmp: Path) -> None:
+        import csv
+
         with tmp.open("w", encoding="utf-8", newline="") as f:
-            f.write("query,rank,id,distance\n")
-            f.writelines(f"{q},{r},{i},{d:.8g}\n" for q, r, i, d in rows)
+            writer = csv.writer(f, lineterminator="\n")
+            named = ["query_name"] * (query_names is not None) + ["item_name"] * (
+                item_names is not None
+            )
+            writer.writerow(["query", "rank", "id", "distance", *named])
+            for q, r, i, d in rows:
+                extra = [query_names[q]] if query_names is not None else []
+                extra += [item_names[i]] if item_names is not None else []
+                writer.writerow([q, r, i, f"{d:.8g}", *extra])
 
     return write_file(path, write)
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.tasks.retrieval import LatentIndex
+
     check_paths(
         [Input(args.index, "INDEX", directory=True), data_input(args.data, "QUERIES")],
         [Output(args.out, "--out", suffixes=SUFFIXES)],
@@ -86,10 +104,13 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     out = Path(args.out)
     index = LatentIndex.load(args.index, backend=args.backend, device=args.device)
-    distances, ids = index.search(read_data(args), args.k)
-    path = write_results(out, distances, ids)
+    data = read_data(args, index.estimator)
+    distances, ids = index.search(data.X, args.k)
+    path = write_results(out, distances, ids, data.ids, index.item_ids_)
+    nearest = "the nearest" if ids.shape[1] == 1 else f"the {ids.shape[1]} nearest"
     print(
-        f"found the {ids.shape[1]} nearest of {len(index)} items for {ids.shape[0]} queries "
+        f"found {nearest} of {plural(len(index), 'item')} for "
+        f"{plural(ids.shape[0], 'query', 'queries')} "
         f"(metric {index.metric_}, backend {index.backend_}); wrote {path}"
     )
     return 0

@@ -2,8 +2,9 @@
 
 ``--model`` picks the estimator (autoencoder, vae, classifier, detector); every flag maps to the
 estimator parameter of the same name, and a flag the chosen model does not take is an error.
-The classifier needs labels: ``--labels FILE`` (.npy or .csv, one label per sample), or the
-built-in labels when DATA is a built-in name.
+The classifier needs labels: ``--labels FILE`` (.npy, or a .csv of one column; numbers or
+texts), ``--labels COLUMN`` naming a column of the table DATA (which is then no feature), or
+the built-in labels when DATA is a built-in name.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aekit._text import plural
 from aekit.cli._common import (
     Input,
     Output,
@@ -23,18 +26,42 @@ from aekit.cli._common import (
     data_input,
     read_data,
     read_labels,
+    say,
 )
 from aekit.datasets import BUILTIN_LABELS
-from aekit.estimators import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
-from aekit.estimators.base import TorchEstimator
+
+if TYPE_CHECKING:
+    from aekit.estimators.base import TorchEstimator
+
+
+class _Estimators(Mapping[str, "type[TorchEstimator]"]):
+    """Name -> estimator class, imported on first lookup: the classes bring torch and
+    scikit-learn, which ``aekit train --help`` does without."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names  # name -> class name in aekit.estimators
+
+    def __getitem__(self, name: str) -> type[TorchEstimator]:
+        from aekit.estimators import ESTIMATORS
+
+        return ESTIMATORS[self._names[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
 
 # --model name -> estimator class.
-MODELS: dict[str, type[TorchEstimator]] = {
-    "autoencoder": Autoencoder,
-    "vae": VAE,
-    "classifier": AutoencoderClassifier,
-    "detector": AnomalyDetector,
-}
+MODELS = _Estimators(
+    {
+        "autoencoder": "Autoencoder",
+        "vae": "VAE",
+        "classifier": "AutoencoderClassifier",
+        "detector": "AnomalyDetector",
+    }
+)
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -125,7 +152,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--model", choices=list(MODELS), default="autoencoder", help="estimator (autoencoder)"
     )
-    parser.add_argument("--labels", metavar="FILE", help="labels for --model classifier")
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="labels for --model classifier: a file (.npy, or .csv of one column), or the "
+        "name of a column of the table DATA",
+    )
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="where to save the model")
     parser.add_argument("--config", metavar="FILE", help="JSON file of estimator parameters")
     for flag, dest, kind, text in OPTIONS:
@@ -183,22 +215,29 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
     params = estimator_params(args)
     check_device(params.get("device"))
-    X = read_data(args)
+    data = read_data(args)
+    X = data.X
     ae = MODELS[args.model](**params)
     start = time.perf_counter()
     if args.model == "classifier":
-        y = read_labels(args, len(X))
+        y = read_labels(args, len(X), data.kept)
         if y is None:
             raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
         ae.fit(X, y)
     else:
         ae.fit(X)
     elapsed = time.perf_counter() - start
+    if hasattr(ae, "scaling_"):
+        scaling = ae.scaling_
+        said = "values used as they are (no scaling)" if scaling is None else scaling.describe()
+        say(args, f"{args.data}: {said}")
+    if data.table is not None:
+        ae.table_ = data.table  # new tables are read with the same columns and rules
     path = ae.save(args.out)
     last = ae.history_[ae.best_epoch_ - 1] if ae.best_epoch_ else ae.history_[-1]
     losses = ", ".join(f"{k} {v:.5g}" for k, v in last.items() if k in ("loss", "val_loss"))
     print(
-        f"trained {len(ae.history_)} epochs in {elapsed:.1f} s on {ae.device_}; "
+        f"trained {plural(len(ae.history_), 'epoch')} in {elapsed:.1f} s on {ae.device_}; "
         f"kept epoch {ae.best_epoch_} ({losses}); saved {path}"
     )
     return 0

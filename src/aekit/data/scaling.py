@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+# Integer dtypes that `scaling="auto"` reads as pixel intensities and scales to [0, 1] by the
+# dtype's range: 8-bit images (PNG, JPEG, MNIST) and 16-bit ones (PNG, TIFF, detector
+# frames). Other integers are read as numbers and z-scored: signed ones hold values with a
+# sign (and numpy makes int64 of a Python list of ints), and uint32 / uint64 hold counts or
+# ids far below a dtype maximum of 4e9 or more, which would squeeze them towards 0. Booleans,
+# like any data already in [0, 1], are left as they are.
+PIXEL_DTYPES = ("uint8", "uint16")
+
+# Integer dtypes that a saved "range" scaling's offset and scale are matched against to name
+# the dtype in `Scaling.describe` (the dtype itself is not saved).
+_RANGE_DTYPES = ("bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 
 
 @dataclass
 class Scaling:
-    kind: str  # "standard" (z-score) or "minmax" (to [0, 1])
+    """An affine map per feature, x -> (x - offset) / scale, fitted on the training data.
+
+    ``kind`` is a key of :data:`SCALINGS`: ``"standard"`` (z-score), ``"minmax"`` (the
+    training data's minimum and maximum to 0 and 1) or ``"range"`` (an integer dtype's whole
+    range to [0, 1]: uint8 pixels divided by 255).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0, 128], [255, 64]], dtype=np.uint8)
+    >>> scaling = fit_scaling(X.astype(np.float32), "auto", dtype=X.dtype)
+    >>> scaling.kind, scaling.transform(X.astype(np.float32))[1].tolist()
+    ('range', [1.0, 0.250980406999588])
+    >>> scaling.describe()
+    "uint8 values scaled to [0, 1] by their dtype's range (divided by 255)"
+    """
+
+    kind: str  # key of SCALINGS
     offset: np.ndarray  # (D,) subtracted first
     scale: np.ndarray  # (D,) divided by next; never zero
 
@@ -25,18 +56,97 @@ class Scaling:
         with np.errstate(over="ignore", invalid="ignore"):
             return (X * self.scale + self.offset).astype(np.float32)
 
+    def describe(self) -> str:
+        """One line saying what the scaling does, for a user (the CLI prints it after
+        training)."""
+        return _DESCRIPTIONS[self.kind](self)
 
-def _standard(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+
+def _describe_range(scaling: Scaling) -> str:
+    offset, scale = float(scaling.offset.flat[0]), float(scaling.scale.flat[0])
+    name = next(
+        (
+            d
+            for d in _RANGE_DTYPES
+            if (_dtype_range(np.dtype(d)) == (offset, scale))
+            and (scaling.offset == offset).all()
+            and (scaling.scale == scale).all()
+        ),
+        "integer",
+    )
+    shift = f"{'plus' if offset < 0 else 'minus'} {abs(offset):.0f}, " if offset else ""
+    return f"{name} values scaled to [0, 1] by their dtype's range ({shift}divided by {scale:.0f})"
+
+
+# Kind -> its one-line description.
+_DESCRIPTIONS: dict[str, Callable[[Scaling], str]] = {
+    "standard": lambda s: "values z-scored with the training data's means and standard deviations",
+    "minmax": lambda s: "values scaled to [0, 1] by the training data's minimum and maximum",
+    "range": _describe_range,
+}
+
+
+def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
+    """(lowest value, width of the range) of an integer or boolean dtype."""
+    if dtype.kind == "b":
+        return 0.0, 1.0
+    info = np.iinfo(dtype)
+    return float(info.min), float(info.max) - float(info.min)
+
+
+def _standard(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
     return X.mean(0), X.std(0)
 
 
-def _minmax(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _minmax(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
     low = X.min(0)
     return low, X.max(0) - low
 
 
-# Name -> function returning (offset, scale) per feature.
-SCALINGS = {"standard": _standard, "minmax": _minmax}
+def _range(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
+    if dtype is None or dtype.kind not in "biu":
+        raise ValueError(
+            "scaling='range' maps an integer dtype's range to [0, 1], but X is "
+            f"{'of mixed or unknown dtypes' if dtype is None else dtype.name}; use "
+            "scaling='minmax' to scale by the data's own minimum and maximum"
+        )
+    low, width = _dtype_range(dtype)
+    return np.full(X.shape[1], low), np.full(X.shape[1], width)
+
+
+# Name -> function (X, dtype of the input before validation) -> (offset, scale) per feature.
+SCALINGS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "standard": _standard,
+    "minmax": _minmax,
+    "range": _range,
+}
+
+
+def input_dtype(X: Any) -> np.dtype | None:
+    """The one dtype of ``X`` as given, before validation casts it to float32.
+
+    An array's (or anything with a numpy ``dtype``) dtype; a DataFrame's when all its columns
+    share one; for a list, the dtype numpy gives it. None when there is no one dtype (mixed
+    columns, ragged lists, pandas' nullable types).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> input_dtype(np.zeros((2, 3), np.uint8)), input_dtype([[1, 2], [3, 4]])
+    (dtype('uint8'), dtype('int64'))
+    """
+    try:
+        if not hasattr(X, "dtype") and hasattr(X, "dtypes"):  # a DataFrame: one per column
+            dtypes = {np.dtype(d) for d in X.dtypes}
+            return dtypes.pop() if len(dtypes) == 1 else None
+        if hasattr(X, "dtype"):
+            try:
+                return np.dtype(X.dtype)
+            except TypeError:  # a torch tensor's dtype: numpy gives its array one
+                pass
+        return np.asarray(X).dtype
+    except (TypeError, ValueError):
+        return None
 
 
 def in_unit_interval(X: np.ndarray) -> bool:
@@ -45,12 +155,18 @@ def in_unit_interval(X: np.ndarray) -> bool:
 
 
 def fit_scaling(
-    X: np.ndarray, scaling: str | None, groups: np.ndarray | None = None
+    X: np.ndarray,
+    scaling: str | None,
+    groups: np.ndarray | None = None,
+    dtype: np.dtype | None = None,
 ) -> Scaling | None:
     """Fit ``scaling`` on ``X`` of shape (n, D).
 
-    ``"auto"`` leaves data that lies in [0, 1] as it is and z-scores anything else; ``None``
-    never scales. Constant features get a scale of 1 so they pass through unchanged.
+    ``"auto"`` leaves data that lies in [0, 1] as it is, scales uint8 and uint16 data (its
+    ``dtype`` as given, see :func:`input_dtype` and :data:`PIXEL_DTYPES`) to [0, 1] by the
+    dtype's range (``"range"``: pixels divided by 255 or 65535), and z-scores anything else;
+    ``None`` never scales. Explicit ``"range"`` takes any integer or boolean ``dtype``.
+    Constant features get a scale of 1 so they pass through unchanged.
 
     ``groups`` (D,) gives each feature a group id; features of one group share their offset and
     scale, fitted on all their values together. Convolutional and recurrent networks scale per
@@ -58,20 +174,23 @@ def fit_scaling(
     """
     if scaling is None or (scaling == "auto" and in_unit_interval(X)):
         return None
-    kind = "standard" if scaling == "auto" else scaling
+    if scaling == "auto":
+        kind = "range" if dtype is not None and dtype.name in PIXEL_DTYPES else "standard"
+    else:
+        kind = scaling
     if kind not in SCALINGS:
         raise ValueError(
             f"unknown scaling {scaling!r}; choose None, 'auto' or one of {sorted(SCALINGS)}"
         )
     X64 = X.astype(np.float64, copy=False)
     if groups is None:
-        offset, scale = SCALINGS[kind](X64)
+        offset, scale = SCALINGS[kind](X64, dtype)
     else:
         groups = np.asarray(groups)
         offset, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
         for g in np.unique(groups):
             columns = groups == g
-            o, s = SCALINGS[kind](X64[:, columns].reshape(-1, 1))
+            o, s = SCALINGS[kind](X64[:, columns].reshape(-1, 1), dtype)
             offset[columns], scale[columns] = o[0], s[0]
     scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(offset)), scale, 1.0)
     return Scaling(kind, offset, scale)

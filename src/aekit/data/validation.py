@@ -9,6 +9,8 @@ import scipy.sparse
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
+from aekit._text import plural
+
 # Rows a non-finite error names before "and N more".
 NAMED_ROWS = 5
 
@@ -23,6 +25,52 @@ def check_dense(X: Any, name: str = "X") -> None:
             f"{name} is a scipy sparse {type(X).__name__}; aekit needs dense input for now: "
             f"pass {name}.toarray()"
         )
+
+
+def _refuse_text_columns(X: Any) -> None:
+    """Name a DataFrame's text columns (scikit-learn's error names only a value)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return
+    text = [c for c, d in zip(X.columns, dtypes, strict=False) if getattr(d, "kind", "O") in "OSU"]
+    if text:
+        shown = ", ".join(repr(str(c)) for c in text[:5]) + (" ..." if len(text) > 5 else "")
+        raise ValueError(
+            f"X has text in column{'s' if len(text) > 1 else ''} {shown}; aekit needs numbers: "
+            f"encode {'them' if len(text) > 1 else 'it'} (e.g. sklearn.preprocessing."
+            f"OneHotEncoder) or drop {'them' if len(text) > 1 else 'it'}"
+        )
+
+
+def refuse_missing(X: np.ndarray, names: Any = None, name: str = "X") -> None:
+    """Raise a ValueError naming the first row and column of ``X`` (n, ...) that holds NaN or
+    an infinity, if any (rows and columns counted from 0, as Python indexes them)."""
+    if np.isfinite(X).all():
+        return
+    flat = X.reshape(len(X), -1)
+    bad_rows = ~np.isfinite(flat).all(axis=1)
+    row = int(np.argmax(bad_rows))
+    col = int(np.argmax(~np.isfinite(flat[row])))
+    value = flat[row, col]
+    if X.ndim > 2:
+        where = (
+            f"sample {row}, position {tuple(int(i) for i in np.unravel_index(col, X.shape[1:]))}"
+        )
+    else:
+        label = f" ({str(names[col])!r})" if names is not None else ""
+        where = f"row {row}, column {col}{label}"
+    count = int(bad_rows.sum())
+    if np.isnan(value):
+        what = "NaN (a missing value)"
+        fix = "fill or drop such rows (e.g. sklearn.impute.SimpleImputer)"
+    else:
+        what = (
+            f"{'-' if value < 0 else ''}inf, an infinity (or a value beyond float32's range, "
+            "3.4e38),"
+        )
+        fix = "drop such rows or rescale the data"
+    others = f"; {count} row{'s' if count > 1 else ''} in all" if count > 1 else ""
+    raise ValueError(f"{name} holds {what} at {where} (counting from 0){others}: {fix}")
 
 
 def _is_stack(X: Any) -> bool:
@@ -49,10 +97,20 @@ def check_samples(
     no values: a zero anywhere in the sample shape, such as ``(n, 0, 8)``.
     """
     check_dense(X)
+    if reset:
+        # A schema that read a table describes the data of a fit on it, not of this one.
+        getattr(estimator, "__dict__", {}).pop("table_", None)
+    _refuse_text_columns(X)
     if _is_stack(X):
         X = check_array(
-            X, allow_nd=True, ensure_2d=False, dtype=np.float32, ensure_min_samples=min_samples
+            X,
+            allow_nd=True,
+            ensure_2d=False,
+            dtype=np.float32,
+            ensure_min_samples=min_samples,
+            ensure_all_finite=False,
         )
+        refuse_missing(X)
         sample_shape = tuple(X.shape[1:])
         if 0 in sample_shape:
             raise ValueError(
@@ -66,15 +124,21 @@ def check_samples(
             estimator.n_features_in_ = n_features
         elif n_features != estimator.n_features_in_:
             raise ValueError(
-                f"X has samples of shape {sample_shape} ({n_features} features), but "
-                f"{type(estimator).__name__} is expecting {estimator.n_features_in_} features "
-                "as input"
+                f"X has samples of shape {sample_shape} ({plural(n_features, 'feature')}), but "
+                f"{type(estimator).__name__} is expecting "
+                f"{plural(estimator.n_features_in_, 'feature')} as input"
             )
         X = X.reshape(X.shape[0], n_features)
     else:
         X = validate_data(
-            estimator, X, reset=reset, dtype=np.float32, ensure_min_samples=min_samples
+            estimator,
+            X,
+            reset=reset,
+            dtype=np.float32,
+            ensure_min_samples=min_samples,
+            ensure_all_finite=False,
         )
+        refuse_missing(X, getattr(estimator, "feature_names_in_", None))
         sample_shape = (X.shape[1],)
     if reset:
         estimator.input_shape_ = sample_shape

@@ -92,9 +92,13 @@ def load_mnist(path: str | Path | None = None) -> Split:
             raise ValueError(f"{place} is neither a .npz file nor a directory")
         else:
             searched.append(str(place))
-    where = ", ".join(searched) if searched else "nowhere (no path given and AEKIT_DATA is unset)"
+    where = (
+        f"looked in {', '.join(searched)}"
+        if searched
+        else "no path was given and AEKIT_DATA is unset"
+    )
     raise FileNotFoundError(
-        f"MNIST was not found; looked in {where}. Put mnist.npz (arrays x_train, y_train, x_test, "
+        f"MNIST was not found: {where}. Put mnist.npz (arrays x_train, y_train, x_test, "
         f"y_test) or the four IDX files {', '.join(v + '.gz' for v in MNIST_FILES.values())} "
         "in a folder, then pass load_mnist(path=FOLDER) or set AEKIT_DATA=FOLDER."
     )

@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -129,15 +129,17 @@ def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str)
         return _read_npy_stream(f, info.file_size, name)
 
 
-def _read_npz_arrays(path: Path, choose: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray]:
+def _read_npz_arrays(
+    path: Path, choose: Callable[[list[str]], list[str]], load: bool = True
+) -> dict[str, Any]:
     """Read the arrays that ``choose(names in the archive)`` picks from the ``.npz`` ``path``;
-    only those are decompressed."""
+    only those are decompressed (none with ``load=False``: the values are then None)."""
     path = regular_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
             members = _npz_members(archive)
             return {
-                key: _read_npz_member(archive, members[key], f"{path}[{key!r}]")
+                key: _read_npz_member(archive, members[key], f"{path}[{key!r}]") if load else None
                 for key in choose(list(members))
             }
     except ZIP_ERRORS as exc:
@@ -146,61 +148,56 @@ def _read_npz_arrays(path: Path, choose: Callable[[list[str]], list[str]]) -> di
         raise ValueError(f"{path} could not be read as a .npz archive: {exc}") from None
 
 
+# Arrays an .npz read without a key falls back on, in this order (Keras' mnist.npz first).
+NPZ_PREFERRED = ("x_train", "X", "x", "data")
+
+
+def choose_npz_key(keys: list[str], key: str | None, path: str | Path) -> str:
+    """The array of an .npz holding ``keys`` that ``key`` names; without one, the only array,
+    else the first of :data:`NPZ_PREFERRED` present."""
+    if key is not None:
+        if key not in keys:
+            raise ValueError(f"{path} has no array {key!r}; it holds {keys}")
+        return key
+    if len(keys) == 1:
+        return keys[0]
+    if not keys:
+        raise ValueError(f"{path} holds no arrays")
+    preferred = [k for k in NPZ_PREFERRED if k in keys]
+    if preferred:
+        return preferred[0]
+    raise ValueError(
+        f"{path} holds several arrays {keys}; say which one (--key on the command line, key= "
+        "in Python)"
+    )
+
+
+def npz_keys(path: str | Path) -> list[str]:
+    """The names of the arrays in the .npz ``path`` (its zip directory only is read)."""
+    return list(_read_npz_arrays(Path(path), lambda keys: keys, load=False))
+
+
 def read_npz(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read one array from a ``.npz`` archive.
 
     ``key`` names the array; by default the only array, else the first of ``x_train``, ``X``,
     ``x``, ``data`` found. Only that array is decompressed.
     """
-
-    def choose(keys: list[str]) -> list[str]:
-        if key is not None:
-            if key not in keys:
-                raise ValueError(f"{path} has no array {key!r}; it holds {keys}")
-            return [key]
-        preferred = [k for k in ("x_train", "X", "x", "data") if k in keys]
-        if len(keys) == 1:
-            return keys
-        if preferred:
-            return preferred[:1]
-        if not keys:
-            raise ValueError(f"{path} holds no arrays")
-        raise ValueError(f"{path} holds several arrays {keys}; say which one with key=")
-
-    (array,) = _read_npz_arrays(Path(path), choose).values()
+    (array,) = _read_npz_arrays(Path(path), lambda keys: [choose_npz_key(keys, key, path)]).values()
     return array
 
 
 # ----------------------------------------------------------------------------- CSV
 def read_csv(path: str | Path) -> np.ndarray:
-    """Read a numeric CSV file (comma-separated; a header line is detected and skipped).
+    """The features of a CSV table (:func:`aekit.datasets.read_table` with its defaults).
 
-    A first column of timestamps (a time series, as NAB's ``timestamp,value`` files) is left
-    out: the result holds the value columns, shape (T, F)."""
-    path = regular_file(path)
-    try:
-        with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
-            first = f.readline()
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not a UTF-8 text file: {exc}") from None
-    try:
-        [float(v) for v in first.strip().split(",")]
-        skip = 0
-    except ValueError:
-        skip = 1
-    try:
-        X = np.loadtxt(
-            path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2, encoding="utf-8-sig"
-        )
-    except ValueError as exc:
-        from aekit.datasets.series import read_series
+    The separator and a header line are detected; an id column or a first column of
+    timestamps (a time series, as NAB's ``timestamp,value`` files) is left out: the result
+    holds the feature columns, shape (n, F). A text column or a missing value is an error
+    that names its row and column; ``read_table`` offers one-hot encoding and filling."""
+    from aekit.datasets.tables import read_table
 
-        try:  # a leading column of timestamps is a time series' index, not data
-            values = read_series(path).values
-        except ValueError:
-            raise ValueError(f"{path} is not a numeric CSV file: {exc}") from None
-        return values.reshape(len(values), -1)
-    return X
+    return read_table(path).X
 
 
 # Suffix -> reader(path, key).
@@ -208,20 +205,29 @@ READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
     ".npy": lambda p, key: read_npy(p),
     ".npz": read_npz,
     ".csv": lambda p, key: read_csv(p),
+    ".tsv": lambda p, key: read_csv(p),
+    ".txt": lambda p, key: read_csv(p),
     ".idx": lambda p, key: read_idx(p),
 }
 
 
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
-    """Read an array file by its suffix: ``.npy``, ``.npz`` (``key`` picks the array), ``.csv``,
-    or IDX (``*-ubyte``, ``.idx``, optionally ``.gz``)."""
+    """Read an array file by its suffix: ``.npy``, ``.npz`` (``key`` picks the array), a table
+    (``.csv``, ``.tsv``, ``.txt``), or IDX (``*-ubyte``, ``.idx``, optionally ``.gz``)."""
+    if Path(path).is_dir():
+        raise ValueError(
+            f"{path} is a folder, not a regular file; give a file "
+            f"({', '.join(sorted(READERS))}, IDX) or, for images, a folder holding image files"
+        )
     path = regular_file(path)
     name = path.name.removesuffix(".gz")
     if "-idx" in name or name.endswith("-ubyte") or name.endswith(".idx"):
         return read_idx(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
+        kind = f"files of type {path.suffix!r}" if path.suffix else "files without a suffix"
         raise ValueError(
-            f"cannot read {path}: unknown file type {path.suffix!r}; use one of {sorted(READERS)}"
+            f"cannot read {path}: aekit does not read {kind}; use one of "
+            f"{', '.join(sorted(READERS))} or IDX"
         )
     return reader(path, key)

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from aekit._text import plural
+
 
 def _is_positive_int(value: Any) -> bool:
     # bool is an int to Python, but window=True is a mistake, not a window of one step.
@@ -26,7 +28,7 @@ def _check_window(window: Any, stride: Any, n_steps: int) -> None:
         if not _is_positive_int(value):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if window > n_steps:
-        raise ValueError(f"window ({window}) is longer than the series ({n_steps} steps)")
+        raise ValueError(f"window ({window}) is longer than the series ({plural(n_steps, 'step')})")
 
 
 def _real_array(values: Any, name: str) -> np.ndarray:

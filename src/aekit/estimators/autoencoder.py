@@ -12,7 +12,14 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.data import check_dense, check_samples, fit_scaling, in_unit_interval
+from aekit._text import plural
+from aekit.data import (
+    check_dense,
+    check_samples,
+    fit_scaling,
+    in_unit_interval,
+    input_dtype,
+)
 from aekit.estimators._architectures import (
     ARCHITECTURES,
     check_choice,
@@ -24,7 +31,7 @@ from aekit.losses import LOSSES, LossOutput, resolve_loss
 from aekit.losses.regularizers import SPARSITY, jacobian_frobenius, weight_penalty
 from aekit.models import MODULES
 from aekit.noise import check_noise, corrupt
-from aekit.training import TrainConfig, seeded, train
+from aekit.training import TrainConfig, default_batch_size, seeded, train
 
 # Weight of each sparsity penalty when `sparsity_weight=None`. The reconstruction losses are
 # means over features, so these weights are small beside the per-sum figures of the
@@ -137,14 +144,25 @@ class Autoencoder(TransformerMixin, TorchEstimator):
     upsample : {"transpose", "nearest"}, default="transpose"
         Decoder blocks of ``architecture="conv"``: transposed convolutions, or nearest-neighbour
         upsampling followed by a convolution.
-    scaling : {"auto", "standard", "minmax"} or None, default="auto"
+    scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
         Scaling fitted on the training data and undone on outputs: per feature for dense
         networks, per channel for conv and recurrent ones. ``"auto"`` leaves data in [0, 1]
-        unchanged and z-scores anything else.
+        unchanged, scales uint8 and uint16 data (images) to [0, 1] by their dtype's range
+        (``"range"``: divided by 255 or 65535, so the output is a sigmoid and the loss binary
+        cross-entropy) and z-scores anything else: other integer dtypes, floats, and
+        DataFrames whose columns do not share one of those dtypes. ``"range"`` maps any
+        integer dtype's range to [0, 1]; for 12-bit values in uint16, which fill a sixteenth
+        of it, ``"minmax"`` uses the data's own range. New data at inference is scaled as the
+        training data was, whatever its dtype: give it in the same units (0 to 255, not
+        [0, 1], after training on uint8). ``scaling_.describe()`` says what was done.
     epochs : int, default=100
         Maximum passes over the training data.
-    batch_size : int, default=256
-        Samples per gradient step.
+    batch_size : int or None, default=None
+        Samples per gradient step. ``None`` sizes it to the training set (after the
+        validation split): about 20 steps an epoch, 16 to 256 samples a step
+        (``min(256, max(16, n // 20))``, :func:`aekit.training.default_batch_size`), so that
+        a short run on a small set still takes enough steps (1,000 MNIST images: 45) and a set
+        of 5,120 samples or more gets the usual 256. ``batch_size_`` holds the size used.
     lr : float, default=1e-3
         Learning rate.
     optimizer : {"adam", "sgd"}, default="adam"
@@ -180,8 +198,11 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         Epoch whose weights the model holds.
     loss_ : str
         The loss used (``"bce"`` or ``"mse"``).
+    batch_size_ : int
+        Samples per gradient step used in training (``batch_size``, or its size-aware
+        default).
     scaling_ : aekit.data.Scaling or None
-        The fitted scaling.
+        The fitted scaling (None when the data was left as it is).
     n_features_in_ : int
         Features per sample (pixels of an image).
     input_shape_ : tuple of int
@@ -230,7 +251,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         upsample: str = "transpose",
         scaling: str | None = "auto",
         epochs: int = 100,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         lr: float = 1e-3,
         optimizer: str = "adam",
         validation_fraction: float = 0.1,
@@ -271,7 +292,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _json_state = (*TorchEstimator._json_state, "loss_")
+    _json_state = (*TorchEstimator._json_state, "loss_", "batch_size_")
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -353,10 +374,14 @@ class Autoencoder(TransformerMixin, TorchEstimator):
 
         return objective
 
-    def _train_config(self) -> TrainConfig:
+    def _train_config(self, n_train: int) -> TrainConfig:
+        """The training settings for ``n_train`` training samples; sets ``batch_size_``."""
+        self.batch_size_ = (
+            default_batch_size(n_train) if self.batch_size is None else self.batch_size
+        )
         return TrainConfig(
             epochs=self.epochs,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size_,
             lr=self.lr,
             optimizer=self.optimizer,
             early_stopping=bool(self.early_stopping),
@@ -398,18 +423,19 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         """
         for attr in ("module_", "scaling_"):
             self.__dict__.pop(attr, None)
+        dtype = input_dtype(X)  # before validation casts it to float32
         X, _ = self._validate(X, reset=True)
         check_choice("architecture", self.architecture, list(ARCHITECTURES))
         architecture = ARCHITECTURES[self.architecture]
         groups = architecture.groups(architecture.shape(self, self.input_shape_))
         seed = self._draw_seed()
-        self.scaling_ = fit_scaling(X, self.scaling, groups)
+        self.scaling_ = fit_scaling(X, self.scaling, groups, dtype)
         X = self._scale(X)
         config = self._module_config(X)
         self.loss_ = resolve_loss(self.loss, config.output_activation)
         objective = self._objective(X)
         X_train, X_val = self._split(X, validation_data, seed)
-        train_config = self._train_config()
+        train_config = self._train_config(len(X_train))
         device = self._resolve_device()
         _, module_cls = MODULES[self._module_kind()]
         with seeded(seed, device):
@@ -448,7 +474,7 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         Z = check_array(X, dtype=np.float32)
         if Z.shape[1] != self.module_.config.latent_dim:
             raise ValueError(
-                f"codes have {Z.shape[1]} columns, but {type(self).__name__} has "
+                f"codes have {plural(Z.shape[1], 'column')}, but {type(self).__name__} has "
                 f"latent_dim={self.module_.config.latent_dim}"
             )
         out = self._unscale(self._map_batches(self.module_.decode, np.ascontiguousarray(Z)))

@@ -15,13 +15,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
-from aekit.data import check_samples, fit_scaling, in_unit_interval
+from aekit._text import plural
+from aekit.data import check_samples, fit_scaling, in_unit_interval, input_dtype
 from aekit.estimators.base import TorchEstimator
 from aekit.losses import LOSSES, LossOutput
 from aekit.models import ACTIVATIONS, DenseAutoencoder, DenseConfig
 from aekit.models.classifier import StackedClassifier, StackedConfig
 from aekit.noise import check_noise, corrupt
-from aekit.training import TrainConfig, seeded, train
+from aekit.training import TrainConfig, default_batch_size, seeded, train
 
 # Hidden widths when `hidden=None`: two layers, wide enough for MNIST's 1.6% target (1.54% and
 # 1.51% test error with seeds 0 and 1) and small enough to pretrain and fine-tune on one CPU
@@ -109,7 +110,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
     dropout : float, default=0.5
         Dropout probability after every hidden layer during fine-tuning (pretraining uses
         ``noise`` instead). On MNIST 0.5 beat 0.2 both with 60,000 labels (1.54% against
-        1.57% test error) and with 1,000 (8.83% against 9.06%).
+        1.57% test error) and with 1,000 (8.83% against 9.06%, fine-tuned in batches of 256).
     noise : {"masking", "gaussian", "salt_pepper"} or None, default="masking"
         Corruption of each pretraining layer's input (a stacked *denoising* autoencoder);
         ``None`` pretrains plain autoencoders.
@@ -121,8 +122,15 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         random weights: the baseline that pretraining is measured against).
     epochs : int, default=100
         Maximum fine-tuning epochs.
-    batch_size : int, default=256
-        Samples per gradient step, in pretraining and fine-tuning.
+    batch_size : int or None, default=None
+        Samples per gradient step, in pretraining and fine-tuning. ``None`` sizes each stage
+        to its own data (:func:`aekit.training.default_batch_size`: about 20 steps an epoch,
+        16 to 256 samples a step): pretraining to the labelled and unlabelled samples,
+        fine-tuning to the labelled ones left after the validation split, so that 1,000
+        labels among 59,000 unlabelled images fine-tune in steps of 45, not 4 steps an epoch
+        of 256 (MNIST test error, seeds 0 and 1: 9.13% and 8.94% against 8.83% and 9.34%
+        with 256: alike, since early stopping lets either run long enough).
+        ``pretrain_batch_size_`` and ``batch_size_`` hold the sizes used.
     lr : float, default=1e-3
         Learning rate, in pretraining and fine-tuning.
     optimizer : {"adam", "sgd"}, default="adam"
@@ -139,9 +147,11 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         of the best epoch. Pretraining always runs ``pretrain_epochs`` epochs.
     patience : int, default=10
         Epochs without improvement before early stopping.
-    scaling : {"auto", "standard", "minmax"} or None, default="auto"
+    scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
         Per-feature scaling fitted on ``X`` and ``X_unlabeled``; ``"auto"`` leaves data in
-        [0, 1] unchanged and z-scores anything else.
+        [0, 1] unchanged, scales uint8 and uint16 data (images; both arrays of that dtype) to
+        [0, 1] by the dtype's range (``"range"``, as in :class:`Autoencoder`) and z-scores
+        anything else. New data is scaled as the training data was, whatever its dtype.
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -169,8 +179,11 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         ``pretrain_epochs=0``.
     best_epoch_ : int
         Fine-tuning epoch whose weights the model holds.
+    batch_size_, pretrain_batch_size_ : int
+        Samples per gradient step used in fine-tuning and in pretraining (``batch_size``, or
+        its size-aware default for each stage).
     scaling_ : aekit.data.Scaling or None
-        The fitted scaling.
+        The fitted scaling (None when the data was left as it is).
     n_features_in_ : int
         Features per sample (pixels of an image).
     input_shape_ : tuple of int
@@ -207,7 +220,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         noise_level: float | None = None,
         pretrain_epochs: int = 10,
         epochs: int = 100,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         lr: float = 1e-3,
         optimizer: str = "adam",
         validation_fraction: float = 0.1,
@@ -236,7 +249,13 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _json_state = (*TorchEstimator._json_state, "classes_", "pretrain_history_")
+    _json_state = (
+        *TorchEstimator._json_state,
+        "classes_",
+        "pretrain_history_",
+        "batch_size_",
+        "pretrain_batch_size_",
+    )
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -270,8 +289,10 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         """Validate what fit needs before any training starts; return the noise level."""
         level = check_noise(self.noise, self.noise_level)
         _check_int("pretrain_epochs", self.pretrain_epochs, 0)
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "patience"):
             _check_int(name, getattr(self, name), 1)
+        if self.batch_size is not None:
+            _check_int("batch_size", self.batch_size, 1)
         fraction = self.validation_fraction
         if isinstance(fraction, bool) or not (
             isinstance(fraction, (int, float)) and 0 <= fraction < 1
@@ -288,7 +309,9 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n_samples:
-            raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]} labels")
+            raise ValueError(
+                f"X has {plural(n_samples, 'sample')} but y has {plural(y.shape[0], 'label')}"
+            )
         check_classification_targets(y)
         return y
 
@@ -317,10 +340,16 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         )
         return X_train, y_train, X_val, y_val
 
-    def _train_config(self, epochs: int, early_stopping: bool, desc: str) -> TrainConfig:
+    def _batch_size(self, n_samples: int) -> int:
+        """Samples per step for a stage trained on ``n_samples`` samples."""
+        return default_batch_size(n_samples) if self.batch_size is None else int(self.batch_size)
+
+    def _train_config(
+        self, epochs: int, early_stopping: bool, desc: str, batch_size: int
+    ) -> TrainConfig:
         return TrainConfig(
             epochs=int(epochs),
-            batch_size=int(self.batch_size),
+            batch_size=batch_size,
             lr=self.lr,
             optimizer=self.optimizer,
             early_stopping=early_stopping,
@@ -361,7 +390,12 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
                 layer_ae,
                 objective,
                 [codes],
-                self._train_config(self.pretrain_epochs, False, f"pretrain layer {i + 1}"),
+                self._train_config(
+                    self.pretrain_epochs,
+                    False,
+                    f"pretrain layer {i + 1}",
+                    self.pretrain_batch_size_,
+                ),
             )
             module.layer(i).load_state_dict(layer_ae.encoder[0].state_dict())
             history.extend(
@@ -401,6 +435,9 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         """
         for attr in ("module_", "scaling_", "classes_"):
             self.__dict__.pop(attr, None)
+        # The one dtype of X and X_unlabeled as given, before validation casts them to float32.
+        dtypes = {input_dtype(A) for A in (X, X_unlabeled) if A is not None}
+        dtype = dtypes.pop() if len(dtypes) == 1 else None
         X, _ = check_samples(self, X, reset=True, min_samples=2)
         y = self._check_targets(y, X.shape[0])
         self.classes_, y_index = np.unique(y, return_inverse=True)
@@ -417,7 +454,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         else:
             pool = X
         seed = self._draw_seed()
-        self.scaling_ = fit_scaling(pool, self.scaling)
+        self.scaling_ = fit_scaling(pool, self.scaling, dtype=dtype)
         X, pool = self._scale(X), self._scale(pool)
 
         if validation_data is not None:
@@ -431,7 +468,11 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
             X_train, y_train, X_val, y_val = self._split(X, y_index, seed)
 
         device = self._resolve_device()
-        finetune = self._train_config(self.epochs, bool(self.early_stopping), "fine-tune")
+        self.pretrain_batch_size_ = self._batch_size(len(pool))
+        self.batch_size_ = self._batch_size(len(X_train))
+        finetune = self._train_config(
+            self.epochs, bool(self.early_stopping), "fine-tune", self.batch_size_
+        )
         with seeded(seed, device):
             module = StackedClassifier(config).to(device)
             pretrain_history = (

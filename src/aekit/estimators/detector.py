@@ -24,7 +24,7 @@ from aekit.estimators._architectures import ARCHITECTURES, check_choice, check_p
 from aekit.estimators.base import TorchEstimator
 from aekit.losses import LossOutput
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, mahalanobis
-from aekit.training import TrainConfig, seeded, train
+from aekit.training import TrainConfig, default_batch_size, seeded, train
 
 # Widest [code, residual] vector whose Gaussian keeps a full covariance with
 # `covariance="auto"`; wider ones (large images) keep its diagonal: a full one would hold
@@ -46,12 +46,6 @@ def _dense_widths(n_features: int) -> tuple[tuple[int, ...], int]:
     a code of about a quarter (at least 2)."""
     latent = max(2, math.ceil(n_features / 4))
     return (max(latent + 1, math.ceil(n_features / 2)),), latent
-
-
-def _batch_size(n: int) -> int:
-    """About 20 steps per epoch, 16 to 256 samples per batch: small tables still get enough
-    gradient steps, large ones the usual batch."""
-    return int(min(256, max(16, n // 20)))
 
 
 def _check_fraction(name: str, value: Any, upper: float) -> float:
@@ -113,7 +107,13 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     Training (on data assumed mostly normal, as in PyOD):
 
     1. the data are z-scored with statistics of the training data (per feature for tables, per
-       channel for images and series);
+       channel for images and series), whatever their dtype: uint8 images are z-scored too,
+       not divided by 255 as :class:`Autoencoder`'s ``scaling="auto"`` does. For an image
+       both are one affine map per channel, but that division exists to give a sigmoid
+       output and binary cross-entropy targets in [0, 1], and the members have a linear
+       output and a squared error by design (the Gaussians model their residuals, which a
+       sigmoid would bound); z-scoring gives every input unit spread whatever part of its
+       dtype's range it uses (12-bit values in uint16 included);
     2. ``n_estimators`` autoencoders, each from its own random initialisation, learn to
        reconstruct them with a trimmed squared error: in every batch the ``trim`` share of worst
        reconstructed samples is left out of the loss, so that the outliers among the training
@@ -192,7 +192,8 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         Maximum passes over the training data; training stops earlier when the trimmed loss
         has not improved for ``patience`` epochs, keeping the best epoch's weights.
     batch_size : int or None, default=None
-        Samples per step; ``None`` takes about a twentieth of the data (16 to 256), so small
+        Samples per step; ``None`` takes about a twentieth of the training rows, 16 to 256
+        (:func:`aekit.training.default_batch_size`, as for the other estimators), so small
         tables still get enough steps per epoch.
     lr : float, default=1e-3
         Adam's learning rate.
@@ -219,6 +220,9 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         1 for the training samples (or steps) above ``threshold_``, 0 otherwise.
     history_ : list of dict
         Per-epoch training loss (the members' mean trimmed squared error) and time.
+    batch_size_ : int
+        Samples per gradient step used in training (``batch_size``, or its size-aware
+        default).
     n_features_in_ : int
         Features per sample (per window for a series: ``window * F``).
     input_shape_ : tuple of int
@@ -275,7 +279,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _json_state = (*TorchEstimator._json_state, "threshold_", "trim_")
+    _json_state = (*TorchEstimator._json_state, "threshold_", "trim_", "batch_size_")
     _array_state = ("gaussian_mean_", "gaussian_precision_", "decision_scores_", "labels_")
 
     # ------------------------------------------------------------------ helpers
@@ -493,10 +497,12 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
                 check_positive_int("stride", self.stride)
             stride = max(1, int(self.window) // 32) if self.stride is None else int(self.stride)
         train_rows = scaled[::stride]  # (n_train, D): neighbouring windows differ by one step
-        batch_size = _batch_size(len(train_rows)) if self.batch_size is None else self.batch_size
+        self.batch_size_ = (
+            default_batch_size(len(train_rows)) if self.batch_size is None else self.batch_size
+        )
         train_config = TrainConfig(
             epochs=self.epochs,
-            batch_size=int(batch_size),
+            batch_size=int(self.batch_size_),
             lr=self.lr,
             patience=self.patience,
             verbose=bool(self.verbose),

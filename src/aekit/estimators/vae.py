@@ -75,7 +75,10 @@ class VAE(Autoencoder):
         batch of every epoch (and on one fixed sample of the validation data), the standard
         protocol for binarized MNIST; needs the Bernoulli likelihood.
     weight_decay, dropout, spatial_dims, upsample, scaling : see :class:`Autoencoder`
-    epochs, batch_size, lr, optimizer : see :class:`Autoencoder`
+    epochs, lr, optimizer : see :class:`Autoencoder`
+    batch_size : int or None, default=None
+        Samples per gradient step; ``None`` sizes it to the training set, as for
+        :class:`Autoencoder`: about 20 steps an epoch, 16 to 256 samples a step.
     validation_fraction, early_stopping, patience : see :class:`Autoencoder`
         The monitored loss is the validation negative ELBO, a one-sample estimate.
     device, random_state, verbose : see :class:`Autoencoder`
@@ -90,7 +93,8 @@ class VAE(Autoencoder):
         One dict per epoch: ``loss`` (the negative beta-ELBO, nats per sample),
         ``reconstruction`` (-log p(x|z)), ``kl`` (beta times the KL, so the terms add up to
         ``loss``), ``weight_decay`` when used, the same with a ``val_`` prefix, and ``time``.
-    best_epoch_, scaling_, n_features_in_, input_shape_, device_ : see :class:`Autoencoder`
+    best_epoch_, batch_size_, scaling_, n_features_in_, input_shape_, device_
+        See :class:`Autoencoder`.
 
     Examples
     --------
@@ -139,7 +143,7 @@ class VAE(Autoencoder):
         upsample: str = "transpose",
         scaling: str | None = "auto",
         epochs: int = 100,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         lr: float = 1e-3,
         optimizer: str = "adam",
         validation_fraction: float = 0.1,

@@ -1,16 +1,54 @@
-"""Saving and loading models (safetensors and JSON, never pickle), and ONNX export."""
+"""Saving and loading models (safetensors and JSON, never pickle), and ONNX export.
 
-from aekit.io.model_dir import (
-    CONFIG,
-    HISTORY,
-    WEIGHTS,
-    check_model_output,
-    describe,
-    load,
-    read_config,
-    save,
-)
-from aekit.io.onnx import ExportResult, check_export_output, export_onnx
+Names are imported on first use (PEP 562): the ONNX exporter needs torch, reading a model's
+description does not (``aekit info`` answers without loading torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public name -> the module that defines it.
+_LAZY: dict[str, str] = {
+    "CONFIG": "aekit.io.model_dir",
+    "HISTORY": "aekit.io.model_dir",
+    "WEIGHTS": "aekit.io.model_dir",
+    "check_model_output": "aekit.io.model_dir",
+    "describe": "aekit.io.model_dir",
+    "load": "aekit.io.model_dir",
+    "read_config": "aekit.io.model_dir",
+    "save": "aekit.io.model_dir",
+    "ExportResult": "aekit.io.onnx",
+    "check_export_output": "aekit.io.onnx",
+    "export_onnx": "aekit.io.onnx",
+}
+
+if TYPE_CHECKING:
+    from aekit.io.model_dir import (
+        CONFIG,
+        HISTORY,
+        WEIGHTS,
+        check_model_output,
+        describe,
+        load,
+        read_config,
+        save,
+    )
+    from aekit.io.onnx import ExportResult, check_export_output, export_onnx
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'aekit.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CONFIG",

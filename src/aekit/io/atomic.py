@@ -16,7 +16,9 @@ that carry aekit's marker (``.aekit-``, or the older ``.NAME.old-PID`` / ``.NAME
 patterns) and that hold nothing but plain files and folders are ever removed.
 
 Temporary files and folders are created with ``open(..., "x")`` and ``mkdir``, so they get the
-permissions the user's umask gives, like any other tool's output.
+permissions the user's umask gives, like any other tool's output. A failed write is reported as
+``cannot write NAME: REASON`` (the OSError's class and errno kept), never under the temporary
+name, which means nothing to the user.
 """
 
 from __future__ import annotations
@@ -72,6 +74,37 @@ def _fsync_tree(path: Path) -> None:
     fsync_directory(path)
 
 
+def _names_output(exc: OSError, path: Path, tmp: Path) -> bool:
+    """Whether ``exc`` is about writing ``path``: it names no file (a full disk), the
+    temporary ``tmp`` or something inside it, ``path`` or a folder above it."""
+    names = [n for n in (exc.filename, exc.filename2) if isinstance(n, (str, bytes, os.PathLike))]
+    if not names:
+        return True
+    target, temporary = Path(os.path.abspath(path)), Path(os.path.abspath(tmp))
+    for name in names:
+        named = Path(os.path.abspath(os.fsdecode(name)))
+        if named in (target, temporary) or temporary in named.parents or named in target.parents:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _errors_name(path: Path, tmp: Path) -> Iterator[None]:
+    """Re-raise an OSError about writing ``path`` as ``cannot write PATH: REASON``: the
+    temporary name it may carry (``.NAME.aekit-new-...``) means nothing to the user. Errors
+    about other files (an input read meanwhile) and aekit's own messages pass unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or not _names_output(exc, path, tmp):
+            raise
+        # The class and errno are kept for callers; strerror is left out of the new error,
+        # or str() would show "[Errno N] REASON" instead of the message.
+        error = type(exc)(f"cannot write {path}: {exc.strerror or exc}")
+        error.errno = exc.errno
+        raise error from exc
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
@@ -91,18 +124,19 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{_tag('new')}.tmp")
     encoding = None if "b" in mode else "utf-8"
-    f = open(tmp, mode.replace("w", "x"), encoding=encoding)
-    try:
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_directory(path.parent)
+    with _errors_name(path, tmp):
+        f = open(tmp, mode.replace("w", "x"), encoding=encoding)
+        try:
+            with f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        fsync_directory(path.parent)
 
 
 def atomic_write_path(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -110,16 +144,17 @@ def atomic_write_path(path: str | Path, write: Callable[[Path], None]) -> Path:
     look at it, such as ``np.save`` or ``savefig``, behave), then rename it over ``path``."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{_tag('new')}{path.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_directory(path.parent)
+    with _errors_name(path, tmp):
+        try:
+            write(tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        fsync_directory(path.parent)
     return path
 
 
@@ -277,24 +312,25 @@ def atomic_directory(
     before the block runs. If the block raises, ``path`` is left as it was.
     """
     path = check_replaceable(path, is_ours, what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recover_directory(path, is_ours)
     tmp = path.with_name(f".{path.name}.{_tag('new')}")
-    tmp.mkdir()
-    try:
-        yield tmp
-        _fsync_tree(tmp)
-        if path.exists():
-            # Checked again: the directory may have changed while the block ran.
-            check_replaceable(path, is_ours, what)
-            old = path.with_name(f".{path.name}.{_tag('old')}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            fsync_directory(path.parent)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-            fsync_directory(path.parent)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _errors_name(path, tmp):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        recover_directory(path, is_ours)
+        tmp.mkdir()
+        try:
+            yield tmp
+            _fsync_tree(tmp)
+            if path.exists():
+                # Checked again: the directory may have changed while the block ran.
+                check_replaceable(path, is_ours, what)
+                old = path.with_name(f".{path.name}.{_tag('old')}")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                fsync_directory(path.parent)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+                fsync_directory(path.parent)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)

@@ -32,11 +32,12 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from sklearn.utils.validation import check_is_fitted
+
+if TYPE_CHECKING:
+    import torch
 
 from aekit._untrusted import (
     READ_CHUNK,
@@ -98,17 +99,19 @@ _DTYPE_SIZES = {
     "F64": 8,
 }
 _FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64", "F8_E5M2", "F8_E4M3"})
+# torch dtype name -> safetensors dtype (names, so that this module imports without torch:
+# `aekit info` describes a model without it).
 _TORCH_DTYPES = {
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.float32: "F32",
-    torch.float64: "F64",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.bool: "BOOL",
-    torch.uint8: "U8",
-    torch.int8: "I8",
-    torch.int16: "I16",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "float32": "F32",
+    "float64": "F64",
+    "int64": "I64",
+    "int32": "I32",
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "int16": "I16",
 }
 
 
@@ -131,6 +134,8 @@ def _state_specs() -> dict[str, Spec]:
         "n_features_in_": Int(min=1),
         "input_shape_": ListOf(Int(min=1), min_len=1, max_len=8),
         "best_epoch_": Optional(Int(min=0)),
+        "batch_size_": Int(min=1),
+        "pretrain_batch_size_": Int(min=1),
         "loss_": Str(choices=tuple(LOSSES)),
         "likelihood_": Str(choices=tuple(LIKELIHOODS)),
         "threshold_": Number(),
@@ -171,8 +176,8 @@ def _module_overrides() -> dict[str, Spec]:
 
 def _params_spec(cls: type) -> Object:
     """The estimator's parameters: names from its ``__init__``; numbers where the default is
-    a number, a device name, an optional positive window; otherwise any JSON scalar or flat
-    list (a tuple, as ``hidden``)."""
+    a number, a device name, an optional positive window, stride or batch size; otherwise any
+    JSON scalar or flat list (a tuple, as ``hidden``)."""
     fields: dict[str, Spec] = {}
     for name, param in inspect.signature(cls.__init__).parameters.items():
         if name == "self" or param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
@@ -180,7 +185,7 @@ def _params_spec(cls: type) -> Object:
         default = param.default
         if name == "device":
             fields[name] = Str(max_len=100)
-        elif name in ("window", "stride"):
+        elif name in ("window", "stride", "batch_size"):
             fields[name] = Optional(Int(min=1))
         elif name == "hidden":
             fields[name] = Optional(ListOf(Int(min=1), as_tuple=True))
@@ -204,6 +209,7 @@ class _Model:
     module_cls: type
     module_config: Any
     weights_sha256: str | None
+    table: Any = None  # the TableSchema of a model trained on a table, else None
 
 
 def _module_width(config: Any) -> int:
@@ -237,6 +243,7 @@ def _parse_config(config: dict[str, Any], described: Path | str) -> _Model:
                     required=frozenset({"kind", "config"}),
                 ),
                 "weights_sha256": Str(max_len=64),
+                "table": IsObject(),
             },
             required=frozenset({"estimator", "params", "state", "module"}),
             open=True,
@@ -271,13 +278,21 @@ def _parse_config(config: dict[str, Any], described: Path | str) -> _Model:
         )
     if "feature_names_in_" in state and len(state["feature_names_in_"]) != n:
         raise bad(f"state.feature_names_in_: {len(state['feature_names_in_'])} names for {n}")
+    table = None
+    if "table" in config:
+        from aekit.datasets.tables import TableSchema
+
+        table = TableSchema.from_json(config["table"], "table")
+        # A series model takes windows of steps, each holding the table's features.
+        if n % len(table.feature_names()):
+            raise bad(f"table: {len(table.feature_names())} features for a model of {n} inputs")
     if "classes_" in state and hasattr(module_config, "n_classes"):
         if len(state["classes_"]) != module_config.n_classes:
             raise bad(
                 f"state.classes_: {len(state['classes_'])} classes for a network of "
                 f"{module_config.n_classes} outputs"
             )
-    return _Model(cls, params, state, kind, module_cls, module_config, sha)
+    return _Model(cls, params, state, kind, module_cls, module_config, sha, table)
 
 
 # -------------------------------------------------------------- the safetensors header
@@ -344,15 +359,22 @@ def _read_header(path: Path) -> dict[str, _Tensor]:
 def _expected_module_tensors(model: _Model) -> dict[str, _Tensor]:
     """The tensors (``module.`` names) of the network config.json describes, found by
     building it on the meta device: shapes without memory."""
+    import torch
+
     try:
         with torch.device("meta"):
             module = model.module_cls(model.module_config)
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError, OverflowError) as exc:
         raise ValueError(f"module.config describes no network aekit can build: {exc}") from None
     return {
-        f"module.{k}": _Tensor(_TORCH_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape))
+        f"module.{k}": _Tensor(_safetensors_dtype(v.dtype), tuple(v.shape))
         for k, v in module.state_dict().items()
     }
+
+
+def _safetensors_dtype(dtype: Any) -> str:
+    name = str(dtype).removeprefix("torch.")
+    return _TORCH_DTYPES.get(name, name)
 
 
 def _check_tensors(header: dict[str, _Tensor], model: _Model, path: Path) -> None:
@@ -413,6 +435,8 @@ def _state_array_problem(name: str, tensor: _Tensor, model: _Model) -> str | Non
 def _check_finite(tensors: dict[str, torch.Tensor], path: Path) -> None:
     """Refuse NaN or infinite weights, fitted arrays or scales (and scales <= 0): they would
     give NaN outputs without a word."""
+    import torch
+
     for name, tensor in tensors.items():
         if not tensor.is_floating_point():
             continue
@@ -436,13 +460,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify_checksum(path: Path, model: _Model, data: bytes | None = None) -> None:
+def _verify_checksum(path: Path, recorded: str | None, data: bytes | None = None) -> None:
     """Compare the SHA-256 of ``path`` (or of its bytes ``data``, already read) with the one
-    config.json records; models saved before checksums were recorded pass unchecked."""
-    if model.weights_sha256 is None:
+    config.json ``recorded``; models saved before checksums were recorded pass unchecked."""
+    if recorded is None:
         return
     digest = hashlib.sha256(data).hexdigest() if data is not None else _sha256(path)
-    if digest != model.weights_sha256:
+    if digest != recorded:
         raise ValueError(
             f"{path} is damaged or altered: its SHA-256 differs from the one in {CONFIG}"
         )
@@ -569,7 +593,9 @@ def save(estimator: Any, path: str | Path) -> Path:
         whose weights or scaling hold NaN or infinite values (a model that could not be read
         back).
     """
+    import torch
     from safetensors.torch import save as serialize
+    from sklearn.utils.validation import check_is_fitted
 
     import aekit
     from aekit.estimators import ESTIMATORS
@@ -581,7 +607,12 @@ def save(estimator: Any, path: str | Path) -> Path:
 
     module = estimator.module_
     tensors = {f"module.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    state = {name: _jsonable(getattr(estimator, name)) for name in estimator._json_state}
+    # A model saved before a fitted attribute was added (batch_size_) loads without it.
+    state = {
+        name: _jsonable(getattr(estimator, name))
+        for name in estimator._json_state
+        if hasattr(estimator, name)
+    }
     state.pop("history_", None)
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
@@ -607,6 +638,9 @@ def save(estimator: Any, path: str | Path) -> Path:
             "config": _jsonable(asdict(module.config)),
         },
     }
+    table = getattr(estimator, "table_", None)
+    if table is not None:
+        config["table"] = table.to_json()
     history = _jsonable(estimator.history_)
     if ESTIMATORS.get(type(estimator).__name__) is type(estimator):
         # What load would refuse is refused now, while the fitted model is still at hand.
@@ -737,7 +771,7 @@ def load(path: str | Path, device: str | None = None) -> Any:
     # Read once: the header check bounds the file to its tensors; hashed and parsed from memory.
     with open_regular(weights, "model weights") as f:
         data = f.read()
-    _verify_checksum(weights, model, data)
+    _verify_checksum(weights, model.weights_sha256, data)
     try:
         tensors = load_tensors(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -771,6 +805,8 @@ def load(path: str | Path, device: str | None = None) -> Any:
             tensors["scaling.scale"].numpy(),
         )
     estimator.history_ = history
+    if model.table is not None:
+        estimator.table_ = model.table
     try:
         module = model.module_cls(model.module_config)
         module.load_state_dict(
@@ -799,11 +835,42 @@ def loss_name(state: dict[str, Any]) -> str | None:
     return state.get("loss_")
 
 
-def describe(path: str | Path) -> dict[str, Any]:
+# What describe(check=False) reads from config.json, checked without torch: the fields it
+# reports, each against its own spec.
+_QUICK_TOP = Object(
+    {
+        "estimator": Str(max_len=200),
+        "params": IsObject(),
+        "state": IsObject(),
+        "module": Object(
+            {"kind": Str(max_len=200), "config": IsObject()},
+            required=frozenset({"kind", "config"}),
+        ),
+        "weights_sha256": Str(max_len=64),
+        "table": IsObject(),
+    },
+    required=frozenset({"estimator", "params", "state", "module"}),
+    open=True,
+)
+# The fitted attributes the summary shows (others, such as classes_, are not read).
+_QUICK_STATE = {
+    "input_shape_": ListOf(Int(min=1), min_len=1, max_len=8),
+    "best_epoch_": Optional(Int(min=0)),
+    "scaling_": Optional(Str(max_len=100)),
+    "loss_": Optional(Str(max_len=100)),
+    "likelihood_": Optional(Str(max_len=100)),
+    "trim_": Optional(Number(min=0.0, max=1.0)),
+}
+
+
+def describe(path: str | Path, *, check: bool = True) -> dict[str, Any]:
     """Summarise a saved model without building it: configuration, size, training outcome.
 
-    The model is checked as :func:`load` checks it (schema, tensor shapes against the
-    configuration, checksum), but no weights are read into memory; history.json is read up to
+    With ``check`` (the default) the model is checked as :func:`load` checks it (schema,
+    tensor shapes against the configuration, checksum), which imports torch. With
+    ``check=False`` only what the summary reports is checked: the fields it shows, the weights
+    file's header and its SHA-256 against config.json's; torch is not imported, so the answer
+    is immediate (``aekit info``). No weights are read into memory; history.json is read up to
     16 MB.
 
     Examples
@@ -813,14 +880,36 @@ def describe(path: str | Path) -> dict[str, Any]:
     50992
     """
     path = _locate(path)
-    config, model = _read_model_config(path)
     weights = path / WEIGHTS
-    header = _read_header(weights)
-    _check_tensors(header, model, weights)
-    _verify_checksum(weights, model)
+    if check:
+        config, model = _read_model_config(path)
+        state, sha = model.state, model.weights_sha256
+        header = _read_header(weights)
+        _check_tensors(header, model, weights)
+    else:
+        config = read_format_json(
+            path, CONFIG, FORMAT, FORMAT_VERSION, "model", "model configuration"
+        )
+        try:
+            _QUICK_TOP.check(config, "")
+            state = {
+                name: spec.check(config["state"][name], f"state.{name}")
+                for name, spec in _QUICK_STATE.items()
+                if name in config["state"]
+            }
+            if "input_shape_" not in state:
+                raise ValueError("state.input_shape_: missing")
+            sha = config.get("weights_sha256")
+            if sha is not None and (
+                len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)
+            ):
+                raise ValueError(f"weights_sha256: expected 64 hex digits, got {sha!r}")
+        except ValueError as exc:
+            raise ValueError(f"{path / CONFIG} does not describe an aekit model: {exc}") from None
+        header = _read_header(weights)
+    _verify_checksum(weights, sha)
     n_parameters = sum(math.prod(t.shape) for k, t in header.items() if k.startswith("module."))
     history = _read_history(path / HISTORY)
-    state = model.state
     best = state.get("best_epoch_") or len(history)
     final = history[best - 1] if 1 <= best <= len(history) else {}
     return {
@@ -833,6 +922,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         "input_shape": state.get("input_shape_"),
         "loss": loss_name(state),
         "scaling": state.get("scaling_"),
+        "table": config.get("table"),
         "epochs_trained": len(history),
         "best_epoch": best,
         "final": {
@@ -842,5 +932,6 @@ def describe(path: str | Path) -> dict[str, Any]:
         },
         "aekit_version": config.get("aekit_version"),
         "torch_version": config.get("torch_version"),
-        "weights_sha256": model.weights_sha256,
+        "weights_sha256": sha,
+        "checked": "everything load checks" if check else "config fields shown, checksum",
     }

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from aekit._optional import MissingDependencyError
+from aekit._text import a_or_an, plural
 from aekit.io.atomic import atomic_directory, check_replaceable
 
 FORMAT = "aekit-onnx"
@@ -142,7 +143,7 @@ def _resolve_estimator(estimator_or_model_dir: Any) -> tuple[Any, str]:
     if not isinstance(estimator, Autoencoder):
         raise ValueError(
             "export_onnx exports aekit Autoencoder and VAE models (or their saved model "
-            f"directories); a {name} cannot be exported to ONNX"
+            f"directories); {a_or_an(name)} cannot be exported to ONNX"
         )
     if not hasattr(estimator, "module_"):
         raise ValueError(f"this {name} is not fitted yet; call fit before exporting it")
@@ -152,7 +153,7 @@ def _resolve_estimator(estimator_or_model_dir: Any) -> tuple[Any, str]:
         kind = type(estimator.module_).__name__
     if kind not in EXPORTABLE_KINDS:
         raise ValueError(
-            f"a {name} with a {kind!r} network cannot be exported to ONNX; exportable "
+            f"{a_or_an(name)} with a {kind!r} network cannot be exported to ONNX; exportable "
             f"networks: {', '.join(EXPORTABLE_KINDS)}"
         )
     # A shallow copy whose network is a CPU copy: exporting never touches the caller's
@@ -325,7 +326,8 @@ def _check(
             for part, d in bad.items()
         )
         raise ExportCheckError(
-            f"the exported graphs disagree with the estimator on {X.shape[0]} samples beyond "
+            f"the exported graphs disagree with the estimator on {plural(X.shape[0], 'sample')} "
+            "beyond "
             f"atol={atol:g}: {detail}; nothing was written"
         )
     return diffs

@@ -172,7 +172,8 @@ class ListOf(Spec):
                 if self.min_len == self.max_len
                 else f"{self.min_len} to {self.max_len}"
             )
-            self.fail(where, f"expected a list of {span} items, got {len(value)}")
+            items = "item" if self.max_len == 1 else "items"
+            self.fail(where, f"expected a list of {span} {items}, got {len(value)}")
         items = [self.item.check(v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if self.as_tuple else items
 

@@ -5,6 +5,7 @@ nothing here touches global state or needs a display; save one with ``fig.savefi
 
 - images: :func:`reconstructions`, :func:`image_grid` (VAE samples), :func:`interpolation`,
   :func:`features` (first-layer weights), :func:`neighbors` (retrieval results);
+- signals: :func:`signal_reconstructions` (1-D spectra or sequences, reconstruction overlaid);
 - latent: :func:`latent_map` and :func:`project` (PCA or t-SNE of wide codes);
 - curves: :func:`training_curves` with every loss term;
 - anomaly: :func:`anomaly_scores` (histogram with the threshold, ROC curve with labels) and
@@ -22,6 +23,7 @@ from aekit.plot.images import (
     reconstructions,
 )
 from aekit.plot.latent import latent_map, project
+from aekit.plot.signals import signal_reconstructions
 
 __all__ = [
     "TILE_CLIP",
@@ -34,5 +36,6 @@ __all__ = [
     "neighbors",
     "project",
     "reconstructions",
+    "signal_reconstructions",
     "training_curves",
 ]

@@ -12,6 +12,10 @@ from aekit.plot._base import _figure, _is_number
 
 # Numeric keys of a history record that are not loss terms.
 _NOT_LOSSES = ("epoch", "time", "layer", "n_samples")
+# The total is "loss"; it is left out when one term equals it. Histories store float32
+# means, and two sums of the same float32 numbers can differ in their last bits.
+_TOTAL = "loss"
+_SAME_AS_TOTAL = 1e-6
 
 
 def _plain_log_formatter(ticker: Any, **kwargs: Any) -> Any:
@@ -28,9 +32,12 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     """Every loss term of a training history against the epoch.
 
     Training values are solid lines and validation values (``val_`` keys) dashed lines of the
-    same colour; the y axis is logarithmic when every value is positive (terms of very
-    different sizes, such as a reconstruction loss and a small weight penalty, then stay
-    readable). With a fitted estimator, a dotted vertical line marks ``best_epoch_``, the epoch
+    same colour. The total ``loss`` is drawn only when penalties (sparsity, weight decay,
+    KL...) add to it: when it equals one term (the reconstruction) at every epoch it would
+    hide under that term's line, so it is left out and the legend's title says
+    ``loss = reconstruction``. The y axis is logarithmic when every value is positive (terms
+    of very different sizes, such as a reconstruction loss and a small weight penalty, then
+    stay readable). With a fitted estimator, a dotted vertical line marks ``best_epoch_``, the epoch
     whose weights the model kept.
 
     Parameters
@@ -54,8 +61,10 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     >>> X, _ = load_digits()
     >>> ae = Autoencoder(latent_dim=2, epochs=3, random_state=0).fit(X)
     >>> fig = plot.training_curves(ae)
-    >>> [line.get_label() for line in fig.axes[0].lines]
-    ['loss', 'val_loss', 'reconstruction', 'val_reconstruction', 'best epoch']
+    >>> [line.get_label() for line in fig.axes[0].lines]  # no penalty: loss = reconstruction
+    ['reconstruction', 'val_reconstruction', 'best epoch']
+    >>> fig.axes[0].get_legend().get_title().get_text()
+    'loss = reconstruction'
     """
     best_epoch = None
     if hasattr(history, "get_params"):  # an estimator
@@ -84,6 +93,29 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     if not terms:
         raise ValueError(f"history holds no numeric loss terms; its keys are {list(records[0])}")
 
+    def column(key: str) -> np.ndarray:
+        return np.array(
+            [r[key] if _is_number(r.get(key)) else np.nan for r in records], dtype=float
+        )
+
+    same = [
+        term
+        for term in terms
+        if _TOTAL in terms
+        and term != _TOTAL
+        and all(
+            np.allclose(
+                column(prefix + term),
+                column(prefix + _TOTAL),
+                rtol=_SAME_AS_TOTAL,
+                atol=0.0,
+                equal_nan=True,
+            )
+            for prefix in ("", "val_")
+        )
+    ]
+    if same:
+        terms.remove(_TOTAL)
     epochs = [r.get("epoch") for r in records]
     if not (all(_is_number(e) for e in epochs) and np.all(np.diff(epochs) > 0)):
         epochs = list(range(1, len(records) + 1))
@@ -94,9 +126,7 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     for i, term in enumerate(terms):
         for key, style in ((term, "-"), (f"val_{term}", "--")):
             if key in keys:
-                y = np.array(
-                    [r[key] if _is_number(r.get(key)) else np.nan for r in records], dtype=float
-                )
+                y = column(key)
                 ax.plot(epochs, y, linestyle=style, color=f"C{i % 10}", label=key)
                 values.append(y)
     finite = np.concatenate(values)
@@ -111,7 +141,12 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.legend(fontsize="small", loc="best")
+    ax.legend(
+        fontsize="small",
+        loc="best",
+        title=f"{_TOTAL} = {same[0]}" if same else None,
+        title_fontsize="small",
+    )
     if title:
         ax.set_title(title)
     return fig

@@ -7,8 +7,10 @@ import datetime
 import hashlib
 import html
 import io
+import itertools
 import json
 import re
+import warnings
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -19,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import aekit
 from aekit.io.atomic import atomic_file, check_writable_parent
+from aekit.report.baseline import DEFINITION, pca_baseline
 from aekit.report.latent_map import map_payload
 
 # The page may load nothing: no script, style, image or font from anywhere but itself; and
@@ -40,6 +43,13 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 DPI = 100
 # Metrics are computed on at most this many samples (a random subset beyond).
 MAX_METRIC_SAMPLES = 20_000
+# Similar items: the first queries on the map, their nearest neighbours, and for a table the
+# features that differ most from the query (a short line per neighbour, not every feature).
+N_QUERIES = 5
+N_NEIGHBOURS_SHOWN = 5
+N_DIFFERING = 3
+# Reconstructions of 1-D signals: one panel per sample, so fewer than the image strip.
+N_SIGNALS = 4
 
 
 def _asset(name: str) -> str:
@@ -119,6 +129,80 @@ def _image_shape(estimator: Any) -> tuple[int, int] | None:
 
 def _is_detector(estimator: Any) -> bool:
     return hasattr(estimator, "decision_scores_")
+
+
+def _conv_signal(estimator: Any, shape: tuple[int, ...]) -> tuple[int, int, bool] | None:
+    from aekit.estimators._architectures import conv_shape
+
+    try:
+        net = conv_shape(shape, getattr(estimator, "spatial_dims", None))
+    except ValueError:
+        return None
+    return (net[0], net[1], False) if len(net) == 2 else None
+
+
+def _recurrent_signal(estimator: Any, shape: tuple[int, ...]) -> tuple[int, int, bool] | None:
+    from aekit.estimators._architectures import recurrent_shape
+
+    try:
+        steps, features = recurrent_shape(shape)
+    except ValueError:
+        return None
+    return features, steps, True
+
+
+# Networks that read a sample in order along one axis, by `architecture`: what a sample of
+# that shape is as a signal, (channels, length, time_major), or None. A dense network reads
+# its features in no order, so its samples are rows of a table, whatever they hold.
+_SIGNAL_READERS: dict[str, Callable[[Any, tuple[int, ...]], tuple[int, int, bool] | None]] = {
+    "conv": _conv_signal,
+    "recurrent": _recurrent_signal,
+}
+
+
+def _signal_layout(estimator: Any) -> tuple[int, int, bool] | None:
+    """(channels, length, time_major) when the network reads its samples as 1-D signals: a
+    convolution over one axis (``(L,)``, or ``(C, L)`` with ``spatial_dims=1``) or a
+    recurrent network (``(T,)`` or ``(T, F)``); None otherwise, and for a detector's series
+    (its windows have a figure of their own)."""
+    reader = _SIGNAL_READERS.get(getattr(estimator, "architecture", None))
+    if reader is None or getattr(estimator, "window", None):
+        return None
+    return reader(estimator, tuple(estimator.input_shape_))
+
+
+def _as_signals(estimator: Any, X: np.ndarray) -> np.ndarray | None:
+    """``X`` as 1-D signals ``(n, channels, length)``, or None (see :func:`_signal_layout`)."""
+    layout = _signal_layout(estimator)
+    if layout is None:
+        return None
+    channels, length, time_major = layout
+    if time_major:
+        return X.reshape(len(X), length, channels).transpose(0, 2, 1)
+    return X.reshape(len(X), channels, length)
+
+
+def _is_table(estimator: Any) -> bool:
+    """Samples are rows of plain features: one axis, read in no order (a dense network)."""
+    return (
+        len(tuple(estimator.input_shape_)) == 1
+        and not getattr(estimator, "window", None)
+        and _signal_layout(estimator) is None
+    )
+
+
+def _name(names: np.ndarray | None, row: int) -> str:
+    """How the page names row ``row`` of the data: its id, else its position."""
+    return str(names[row]) if names is not None else f"#{row}"
+
+
+def _picks(y: np.ndarray | None, n_samples: int, n: int) -> np.ndarray:
+    """Samples to show: the first of each class (at most ``n``), else the first ``n``."""
+    if y is None:
+        return np.arange(min(n, n_samples))
+    order = np.argsort(y, kind="stable")
+    _, first = np.unique(y[order], return_index=True)
+    return order[first][:n]
 
 
 def _binary(y: np.ndarray | None) -> bool:
@@ -205,10 +289,12 @@ def _metrics(
     codes: np.ndarray | None,
     scores: np.ndarray | None,
     seed: int,
-) -> list[tuple[str, str]]:
+) -> tuple[list[tuple[str, str]], list[str]]:
     """(name, value) rows: reconstruction beside PCA, the VAE's ELBO, accuracy, detection
-    (from ``scores``, a detector's scores of all of X: a series cannot be subsampled)."""
+    (from ``scores``, a detector's scores of all of X: a series cannot be subsampled); and
+    notes that say what the figures are."""
     rows: list[tuple[str, str]] = []
+    notes: list[str] = []
     if scores is not None:
         rows.append(("threshold", _num(float(estimator.threshold_))))
         rows.append(("flagged as outliers", f"{float((scores > estimator.threshold_).mean()):.2%}"))
@@ -219,24 +305,24 @@ def _metrics(
 
             auc = roc_auc_score(y, displayable_scores(scores)[0])  # +inf ranks first, as it is
             rows.append(("ROC-AUC against the labels", f"{auc:.4f}"))
-        return rows
+        return rows, notes
     rng = np.random.default_rng(seed)
     if len(X) > MAX_METRIC_SAMPLES:
         keep = np.sort(rng.choice(len(X), MAX_METRIC_SAMPLES, replace=False))
         X, y = X[keep], None if y is None else y[keep]
         rows.append(("samples", f"a random {MAX_METRIC_SAMPLES:,} of the data"))
     if hasattr(estimator, "reconstruct") and codes is not None:
-        from sklearn.decomposition import PCA
-
-        flat = X.reshape(len(X), -1).astype(np.float64)
-        R = estimator.reconstruct(X).reshape(len(X), -1)
-        mse = float(((flat - R) ** 2).mean())
-        k = min(codes.shape[1], *flat.shape)
-        pca = PCA(k, random_state=seed).fit(flat)
-        pca_mse = float(((flat - pca.inverse_transform(pca.transform(flat))) ** 2).mean())
-        rows.append(("reconstruction error (MSE per value)", _num(mse)))
-        ratio = f" ({pca_mse / mse:.2f}x the model's)" if mse > 0 else ""
-        rows.append((f"PCA with {k} components, same data", _num(pca_mse) + ratio))
+        # The demo's console line comes from the same function on the same data.
+        baseline = pca_baseline(estimator, X, codes.shape[1], seed)
+        rows.append(("reconstruction error (squared error per sample)", _num(baseline.error)))
+        ratio = f" ({baseline.ratio:.2f}x the model's)" if baseline.error > 0 else ""
+        rows.append(
+            (
+                f"PCA with {baseline.n_components} components, fitted to these data",
+                _num(baseline.pca_error) + ratio,
+            )
+        )
+        notes.append(f"Reconstruction error: {DEFINITION}.")
     if hasattr(estimator, "elbo"):
         elbo = float(np.mean(estimator.elbo(X, random_state=seed)))
         rows.append(("ELBO (nats per sample, one-sample estimate)", _num(elbo)))
@@ -245,7 +331,7 @@ def _metrics(
             rows.append(("accuracy", f"{estimator.score(X, y):.4f}"))
         except ValueError as exc:
             rows.append(("accuracy", f"not computed: {exc}"))
-    return rows
+    return rows, notes
 
 
 def _figures(
@@ -255,9 +341,11 @@ def _figures(
     scores: np.ndarray | None,
     shown: np.ndarray | None,
     payload: dict[str, Any] | None,
+    names: np.ndarray | None,
     seed: int,
 ) -> list[tuple[str, str, Any]]:
-    """(title, caption, figure) for every plot that applies to this model and data."""
+    """(title, caption, figure) for every plot that applies to this model and data (a
+    table's similar items are a section of their own, :func:`_similar_rows_section`)."""
     from aekit import plot
 
     figures: list[tuple[str, str, Callable[[], Any]]] = []
@@ -278,18 +366,32 @@ def _figures(
                 lambda: plot.image_grid(estimator.sample(30, random_state=seed), ncols=10),
             )
         )
+    signals = None if X is None else _as_signals(estimator, X)
     if X is not None and image_shape is not None and hasattr(estimator, "reconstruct"):
-        if y is not None:
-            order = np.argsort(y, kind="stable")
-            _, first = np.unique(y[order], return_index=True)
-            picks = order[first][:12]
-        else:
-            picks = np.arange(min(10, len(X)))
+        picks = _picks(y, len(X), 12 if y is not None else 10)
         figures.append(
             (
                 "Reconstructions",
                 "samples of the data (top) and their reconstructions (bottom)",
                 lambda: plot.reconstructions(X[picks], estimator.reconstruct(X[picks]), n=12),
+            )
+        )
+    if X is not None and signals is not None and hasattr(estimator, "reconstruct"):
+        shown_signals = _picks(y, len(X), N_SIGNALS)
+        titles = [
+            f"sample {_name(names, int(i))}" + ("" if y is None else f" · label {y[i]}")
+            for i in shown_signals
+        ]
+        figures.append(
+            (
+                "Reconstructions",
+                "samples of the data (solid) and their reconstructions (dashed), one per panel",
+                lambda: plot.signal_reconstructions(
+                    signals[shown_signals],
+                    _as_signals(estimator, estimator.reconstruct(X[shown_signals])),
+                    n=len(shown_signals),
+                    titles=titles,
+                ),
             )
         )
     if hasattr(estimator, "interpolate") and X is not None and image_shape is not None:
@@ -300,7 +402,8 @@ def _figures(
         figures.append(
             (
                 "Interpolation",
-                f"decoded along the line between the codes of samples #{a} and #{b}",
+                "decoded along the line between the codes of samples "
+                f"{_name(names, a)} and {_name(names, b)}",
                 lambda: plot.interpolation(estimator.interpolate(X[a], X[b], steps=10)),
             )
         )
@@ -345,17 +448,18 @@ def _figures(
                 ),
             )
         )
-    if payload is not None and shown is not None and X is not None:
+    if payload is not None and shown is not None and X is not None and not _is_table(estimator):
         items = _map_items(estimator, X)[shown]
         k = min(6, payload["k"])
-        queries = np.arange(min(5, len(shown)))
+        queries = np.arange(min(N_QUERIES, len(shown)))
         ids = np.asarray(payload["neighbours"]).reshape(len(shown), -1)[queries, :k]
         distances = np.asarray(payload["distances"]).reshape(len(shown), -1)[queries, :k]
         item_labels = None if payload["labels"] is None else np.asarray(payload["labels"])
         figures.append(
             (
                 "Similar items",
-                "nearest neighbours in the code space, nearest first (red frame: another label)",
+                "nearest neighbours in the code space, nearest first"
+                + ("" if item_labels is None else " (red frame: another label)"),
                 lambda: plot.neighbors(
                     items[queries],
                     items,
@@ -369,6 +473,116 @@ def _figures(
         )
     drawn = [(title, caption, make()) for title, caption, make in figures]
     return [(title, caption, fig) for title, caption, fig in drawn if fig is not None]
+
+
+def _differences(
+    query: np.ndarray, item: np.ndarray, spread: np.ndarray, feature_names: np.ndarray | None
+) -> str:
+    """The features where ``item`` differs most from ``query``, in units of ``spread`` (the
+    data's standard deviation of each feature: raw differences of features in different
+    units cannot be ranked)."""
+    z = (item - query) / spread
+    order = [j for j in np.argsort(-np.abs(z), kind="stable")[:N_DIFFERING] if z[j] != 0]
+    if not order:
+        return "the same values"
+    return "; ".join(
+        f"{feature_names[j] if feature_names is not None else f'x[{j}]'} "
+        f"{_num(float(query[j]))} → {_num(float(item[j]))} ({z[j]:+.1f} sd)"
+        for j in order
+    )
+
+
+def _similar_rows_section(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    shown: np.ndarray,
+    payload: dict[str, Any],
+    names: np.ndarray | None,
+    feature_names: np.ndarray | None,
+) -> str:
+    """Similar items of a table: for the first rows on the map, their nearest rows in the
+    code space, named by id, with the features that differ most from the query."""
+    rows = X.reshape(len(X), -1).astype(np.float64)
+    spread = rows.std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)  # a constant feature never differs
+    k_all = int(payload["k"])
+    k = min(N_NEIGHBOURS_SHOWN, k_all)
+    labelled = y is not None
+    head = f"<th>{'id' if names is not None else 'row'}</th><th>distance</th>"
+    head += "<th>label</th>" if labelled else ""
+    head += "<th>features that differ most from the query</th>"
+    body = []
+    n_queries = min(N_QUERIES, len(shown))
+    for q in range(n_queries):
+        query = int(shown[q])
+        title = f"query {_name(names, query)}" + (f" · label {y[query]}" if labelled else "")
+        body.append(f'<tr class="query"><th colspan="{3 + labelled}">{_esc(title)}</th></tr>')
+        for r in range(k):
+            item = int(shown[payload["neighbours"][q * k_all + r]])
+            other = labelled and y[item] != y[query]
+            cells = [
+                f"<td>{_esc(_name(names, item))}</td>",
+                f'<td class="num">{_esc(payload["distances"][q * k_all + r])}</td>',
+            ]
+            if labelled:
+                cells.append(f"<td>{_esc(y[item])}</td>")
+            differences = _differences(rows[query], rows[item], spread, feature_names)
+            cells.append(f"<td>{_esc(differences)}</td>")
+            row_class = ' class="other"' if other else ""
+            body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
+    note = (
+        f"The {k} nearest rows of each of the first {n_queries} rows on the map, nearest first, "
+        "by distance in the code space; beside each, the features where it differs most from "
+        "its query, in standard deviations of the data (sd)"
+        + ("; red: another label than the query's." if labelled else ".")
+    )
+    return (
+        f'<section id="similar"><h2>Similar items</h2><p class="note">{_esc(note)}</p>'
+        f'<div class="table-wrap"><table class="grid"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div></section>"
+    )
+
+
+def _ids(ids: Any, n_samples: int) -> np.ndarray | None:
+    """The ids as text, one per sample, checked; None without ids."""
+    if ids is None:
+        return None
+    values = np.asarray(ids)
+    if values.ndim != 1 or len(values) != n_samples:
+        raise ValueError(
+            f"ids must hold one id per sample of X ({n_samples}), got shape {values.shape}"
+        )
+    return _printable(np.array([str(v) for v in values.tolist()], dtype=object))
+
+
+def _feature_names(estimator: Any, X: Any, given: Any) -> np.ndarray | None:
+    """Names of the features of a table: those given, else the estimator's
+    ``feature_names_in_`` (fitted on a DataFrame), else the columns of a DataFrame X; None
+    for other samples (an image's pixels, a series' steps), which are not named."""
+    fitted, columns = getattr(estimator, "feature_names_in_", None), getattr(X, "columns", None)
+    if fitted is not None and columns is not None and list(columns) != list(fitted):
+        pairs = itertools.zip_longest(map(str, columns), map(str, fitted), fillvalue=None)
+        at, (got, want) = next((i, p) for i, p in enumerate(pairs) if p[0] != p[1])
+        raise ValueError(
+            f"X's columns are not the {len(fitted)} the model was fitted on, in that order: "
+            f"column {at} is {got!r} where the model has {want!r}"
+        )
+    if not _is_table(estimator):
+        return None
+    names = given
+    if names is None:
+        names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = getattr(X, "columns", None)
+    if names is None:
+        return None
+    values = np.asarray(names)
+    n_features = int(np.prod(estimator.input_shape_))
+    if values.ndim != 1 or len(values) != n_features:
+        raise ValueError(
+            f"feature_names must hold one name per feature ({n_features}), got shape {values.shape}"
+        )
+    return _printable(np.array([str(v) for v in values.tolist()], dtype=object))
 
 
 def _map_items(estimator: Any, X: np.ndarray) -> np.ndarray:
@@ -390,6 +604,7 @@ def _map_section(
     scores: np.ndarray | None,
     max_points: int,
     projection: str,
+    names: np.ndarray | None,
     seed: int,
 ) -> tuple[str, dict[str, Any], np.ndarray]:
     items_all = _map_items(estimator, X)
@@ -420,6 +635,8 @@ def _map_section(
         _image_shape(estimator) if not window else None,
         projection,
         seed,
+        # A window is named by its first step, which is row `shown` of the series.
+        names=None if names is None else [str(v) for v in names[shown]],
     )
     # Swatches are SVG (a fill attribute is not a style), so the policy can refuse every
     # inline style attribute.
@@ -467,9 +684,46 @@ def build_report(
     max_points: int = 2000,
     projection: str = "pca",
     random_state: int = 0,
+    ids: Any = None,
+    feature_names: Any = None,
 ) -> str:
     """The HTML of a report on a fitted estimator, as a string; see :func:`write_report`."""
+    with warnings.catch_warnings():
+        # The page is built from arrays (sliced, reshaped), which carry no column names, so
+        # scikit-learn would warn at every call of a model fitted on a DataFrame; a
+        # DataFrame's names are checked once, in _feature_names.
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        return _build(
+            estimator,
+            X,
+            y,
+            title=title,
+            data_name=data_name,
+            path=path,
+            max_points=max_points,
+            projection=projection,
+            random_state=random_state,
+            ids=ids,
+            feature_names=feature_names,
+        )
+
+
+def _build(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    title: str | None,
+    data_name: str | None,
+    path: str | Path | None,
+    max_points: int,
+    projection: str,
+    random_state: int,
+    ids: Any,
+    feature_names: Any,
+) -> str:
     check_is_fitted(estimator, "module_")
+    columns = _feature_names(estimator, X, feature_names)
     if not (isinstance(max_points, (int, np.integer)) and max_points >= 2):
         raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
     from aekit.plot.latent import PROJECTIONS
@@ -489,28 +743,46 @@ def build_report(
             expected = len(data)
             if labels.shape != (expected,):
                 raise ValueError(f"y holds {labels.size} labels for {expected} samples")
+        names = _ids(ids, len(data))
         if hasattr(estimator, "transform"):
             codes = np.asarray(estimator.transform(data))
         if _is_detector(estimator):
             scores = estimator.decision_function(data)
-        metrics = _metrics(estimator, data, labels, codes, scores, random_state)
+        metrics, notes = _metrics(estimator, data, labels, codes, scores, random_state)
         window = getattr(estimator, "window", None)
         sections.append(_data_section(data, labels, data_name, window))
         sections.append(
-            f'<section id="metrics"><h2>Metrics</h2>{_table(metrics)}</section>' if metrics else ""
+            f'<section id="metrics"><h2>Metrics</h2>{_table(metrics)}'
+            + "".join(f'<p class="note">{_esc(note)}</p>' for note in notes)
+            + "</section>"
+            if metrics
+            else ""
         )
         if codes is not None and codes.ndim == 2 and len(codes) >= 3:
             body, payload, shown = _map_section(
-                estimator, data, labels, codes, scores, int(max_points), projection, random_state
+                estimator,
+                data,
+                labels,
+                codes,
+                scores,
+                int(max_points),
+                projection,
+                names,
+                random_state,
             )
             sections.append(body)
+            if _is_table(estimator):
+                sections.append(_similar_rows_section(data, labels, shown, payload, names, columns))
     else:
+        if ids is not None:
+            raise ValueError("ids name the rows of X: pass X as well")
+        names = None
         sections.append(
             '<section id="data"><h2>Data</h2><p class="note">No data given: pass data '
             "(<code>aekit report MODEL --data DATA</code>) for the metrics, the reconstructions "
             "and the interactive latent map.</p></section>"
         )
-    figures = _figures(estimator, data, labels, scores, shown, payload, random_state)
+    figures = _figures(estimator, data, labels, scores, shown, payload, names, random_state)
     cells = "".join(
         f'<figure><h3>{_esc(t)}</h3><img alt="{_esc(t)}" src="data:image/png;base64,{_png(f)}">'
         f"<figcaption>{_esc(c)}</figcaption></figure>"
@@ -527,6 +799,7 @@ def build_report(
             ("data", "Data"),
             ("metrics", "Metrics"),
             ("latent-map", "Latent map"),
+            ("similar", "Similar items"),
             ("figures", "Figures"),
         )
         if f'id="{anchor}"' in "".join(sections)
@@ -565,13 +838,16 @@ def write_report(
     """Write a self-contained HTML report of a fitted model and return its path.
 
     The report shows the model's configuration and size, a summary of the data, metrics
-    (reconstruction error beside PCA with as many components as the code has, the VAE's
-    ELBO, accuracy, or the detector's threshold and ROC-AUC), every plot that applies
-    (training curves, reconstructions, learned features, VAE samples and interpolation,
-    anomaly scores, similar items) and an interactive latent map: hovering a point shows its
-    item, clicking it lists its nearest neighbours. Images, style and script are inlined
-    and a content security policy forbids loading anything, so the file opens anywhere,
-    offline, and can be mailed as it is.
+    (reconstruction error beside PCA with as many components as the code has, fitted to
+    the same data, see :func:`aekit.report.baseline.pca_baseline`; the VAE's ELBO,
+    accuracy, or the detector's threshold and ROC-AUC), every plot that applies (training
+    curves, reconstructions of images or of 1-D signals, learned features, VAE samples and
+    interpolation, anomaly scores, similar items) and an interactive latent map: hovering a
+    point shows its item, clicking it lists its nearest neighbours. For a table (rows of
+    plain features, read by a dense network) the similar items are a table: the nearest rows
+    of a few rows, by id, with the features where each differs most from its query.
+    Images, style and script are inlined and a content security policy forbids loading
+    anything, so the file opens anywhere, offline, and can be mailed as it is.
 
     Parameters
     ----------
@@ -591,7 +867,10 @@ def write_report(
         ``title``, ``data_name`` (where X came from), ``path`` (the model's directory, when
         ``model`` is an estimator loaded from it), ``max_points`` (points on the map,
         a random subset beyond; default 2000), ``projection`` (``"pca"`` or ``"tsne"`` for
-        codes wider than 2) and ``random_state`` (default 0).
+        codes wider than 2), ``random_state`` (default 0), ``ids`` (one id per sample of X,
+        shown instead of its row position ``#12``; a series' windows are named by their
+        first step) and ``feature_names`` (one per feature of a table; by default the
+        estimator's ``feature_names_in_``, then a DataFrame's columns, else ``x[j]``).
 
     Returns
     -------

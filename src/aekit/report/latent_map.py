@@ -88,13 +88,15 @@ def map_payload(
     image_shape: tuple[int, int] | None,
     method: str,
     random_state: int | None,
+    names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Everything the map's script draws, as JSON-ready values.
 
     ``codes`` (n, K), ``items`` the samples shown on hover (n, ...), ``reconstructions`` of
     the same shape or None, ``labels`` (n,) classes or scores (the colours) or None,
     ``values`` (n,) a number shown with each item (its reconstruction error, its anomaly
-    score) named ``value_name``, or None, ``sample_ids`` (n,) their rows in the data.
+    score) named ``value_name``, or None, ``sample_ids`` (n,) their rows in the data, and
+    ``names`` (n,) what the page calls them (their ids) instead of ``#row``, or None.
     Item values travel as bytes (0..255 between the smallest and largest value shown, more
     than a screen can show), zlib-compressed: images with a blank background shrink several
     times more.
@@ -125,6 +127,7 @@ def map_payload(
         "values": None if values is None else [_number(v) for v in values],
         "value_name": value_name,
         "ids": [int(i) for i in sample_ids],
+        "names": names,
         "kind": "image" if image_shape is not None else "vector",
         "shape": list(image_shape) if image_shape is not None else [flat.shape[1]],
         "range": [v_low, v_high],

@@ -30,6 +30,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._text import plural
 from aekit._untrusted import (
     ZIP_ERRORS,
     open_regular,
@@ -40,6 +41,7 @@ from aekit._untrusted import (
 )
 from aekit.data import in_unit_interval
 from aekit.io.atomic import atomic_file
+from aekit.tasks._repr import result_repr
 from aekit.tasks.denoising import _rows, psnr, summed_squared_error
 
 # Storage types of the codes and their bits per code.
@@ -66,6 +68,8 @@ class QuantizedCodes(NamedTuple):
     scale: np.ndarray | None  # (latent_dim,) float32, int8 only: the step between two levels
     offset: np.ndarray | None  # (latent_dim,) float32, int8 only: the value of level 0
     dtype: str  # "float32", "float16" or "int8"
+
+    __repr__ = result_repr
 
     @property
     def bits_per_sample(self) -> int:
@@ -528,6 +532,8 @@ class CompressionRow(NamedTuple):
     sse: float  # squared error summed over features, mean over samples, in the data's units
     psnr: float | None  # dB, with peak 1, for data in [0, 1]
 
+    __repr__ = result_repr
+
 
 @dataclass(frozen=True)
 class CompressionReport:
@@ -537,7 +543,9 @@ class CompressionReport:
     n_samples: int
     n_features: int
     latent_dim: int
-    unit_interval: bool  # the data lie in [0, 1]: 8-bit ratio and PSNR are reported
+    unit_interval: bool  # pixels stored as bytes (data in [0, 1] or uint8): 8-bit ratio reported
+
+    __repr__ = result_repr
 
     def __iter__(self) -> Iterator[CompressionRow]:
         return iter(self.rows)
@@ -564,8 +572,8 @@ class CompressionReport:
             f"{'vs float32':>12}{'vs 8-bit':>10}{'SSE/sample':>12}{'PSNR dB':>9}"
         )
         lines = [
-            f"{self.n_samples} samples of {self.n_features} values, "
-            f"codes of {self.latent_dim} dimensions",
+            f"{plural(self.n_samples, 'sample')} of {plural(self.n_features, 'value')}, "
+            f"codes of {plural(self.latent_dim, 'dimension')}",
             header,
         ]
         for r in self.rows:
@@ -588,7 +596,7 @@ class CompressionReport:
             lines.append(
                 "bits/sample count the codes; the side bytes (int8 scale and offset) are paid "
                 f"once per data set,\n+{8 * side / self.n_samples:.3g} bits/sample over these "
-                f"{self.n_samples} samples"
+                f"{plural(self.n_samples, 'sample')}"
             )
         return "\n".join(lines)
 
@@ -643,10 +651,12 @@ def compression_report(
         per sample are ``latent_dim * bits per code``; the int8 side information (a float32
         scale and offset per dimension) is per data set, in ``side_bytes``; model weights are
         not counted. Ratios compare with the raw samples as float32 and, for data in [0, 1]
-        (pixels, normally stored as bytes, against which the float32 ratio flatters 4x), as
-        8-bit values. Distortion: squared error summed over each sample's values, averaged
-        over the samples, in the data's units, and for [0, 1] data the PSNR (peak 1) of the
-        mean squared error over all values (see :func:`psnr`).
+        or 8-bit data (pixels, normally stored as bytes, against which the float32 ratio
+        flatters 4x), as 8-bit values. Distortion: squared error summed over each sample's
+        values, averaged over the samples, in the data's units, and for pixel data the PSNR
+        of the mean squared error over all values (see :func:`psnr`), with peak 1 for [0, 1]
+        data and the type's range (255, 65535) for 8- and 16-bit data that the model scaled
+        by it.
 
     Examples
     --------
@@ -675,7 +685,13 @@ def compression_report(
     rows_X = _rows(X, "X")
     n_samples, n_features = rows_X.shape
     latent_dim = int(Z.shape[1])
-    unit = in_unit_interval(rows_X)
+    # The peak value of pixel data: 1 for data in [0, 1]; for 8- or 16-bit data the model
+    # scaled by its type's range, that range (255, 65535).
+    scaling = getattr(estimator, "scaling_", None)
+    peak: float | None = 1.0 if in_unit_interval(rows_X) else None
+    if scaling is not None and scaling.kind == "range" and not np.any(scaling.offset):
+        peak = float(np.max(scaling.scale))
+    unit = peak in (1.0, 255.0)  # bytes are the raw size: the 8-bit ratio applies
 
     def row(method: str, q: QuantizedCodes, R: np.ndarray) -> CompressionRow:
         bits = q.bits_per_sample
@@ -687,7 +703,7 @@ def compression_report(
             ratio_float32=32 * n_features / bits,
             ratio_8bit=8 * n_features / bits if unit else None,
             sse=float(summed_squared_error(rows_X, R).mean()),
-            psnr=psnr(rows_X, R, data_range=1.0) if unit else None,
+            psnr=psnr(rows_X, R, data_range=peak) if peak is not None else None,
         )
 
     rows = []

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from aekit._untrusted import holds_only
@@ -15,6 +14,7 @@ from aekit.datasets import load_digits
 from aekit.estimators import Autoencoder
 from aekit.io.atomic import atomic_directory, atomic_file, check_replaceable
 from aekit.io.model_dir import is_model_dir
+from aekit.tasks._repr import result_repr
 
 MODEL = "model"
 # The pictures written with the model; report.html joins them once the folder is in place.
@@ -28,13 +28,13 @@ class DemoResult(NamedTuple):
     n_train: int  # training images
     epochs: int  # epochs run
     fit_seconds: float  # training wall time
-    ae_error: float  # test squared error per image, autoencoder
-    pca_error: float  # test squared error per image, PCA with latent_dim components
+    # Test squared error per image, as the report's metrics (aekit.report.baseline): PCA
+    # with latent_dim components is fitted to the test images themselves.
+    ae_error: float  # the autoencoder's
+    pca_error: float  # PCA's
     files: dict[str, Path]  # what was written: model, reconstructions, latent map, report
 
-
-def _sse(X: np.ndarray, R: np.ndarray) -> float:
-    return float(((X.reshape(len(X), -1) - R.reshape(len(R), -1)) ** 2).sum(1).mean())
+    __repr__ = result_repr
 
 
 def is_demo_dir(path: Path) -> bool:
@@ -59,7 +59,9 @@ def run_demo(
     above their reconstructions), ``latent_map.png`` (the 2-D codes of the test digits,
     coloured by digit) and ``report.html`` (:func:`aekit.report.build_report` on the test
     digits: metrics, plots and the interactive latent map). Returns the test error beside
-    PCA's with the same code size.
+    PCA's with the same code size, the figures of the report's metrics
+    (:func:`aekit.report.baseline.pca_baseline` on the test digits: squared error per image,
+    PCA fitted to the test images themselves).
 
     ``out`` must be absent, empty or the output of an earlier demo (checked before training,
     see :func:`check_demo_output`). The model and the pictures replace it as a whole
@@ -75,6 +77,7 @@ def run_demo(
     """
     from aekit import plot
     from aekit.report import build_report
+    from aekit.report.baseline import pca_baseline
 
     out = check_demo_output(out)
     X, y = load_digits()
@@ -93,9 +96,6 @@ def run_demo(
     start = time.perf_counter()
     ae.fit(X_train)
     fit_seconds = time.perf_counter() - start
-
-    pca = PCA(latent_dim, random_state=random_state).fit(X_train.reshape(len(X_train), -1))
-    pca_recon = pca.inverse_transform(pca.transform(X_test.reshape(len(X_test), -1)))
 
     order = np.argsort(y_test, kind="stable")
     picks = order[np.searchsorted(y_test[order], np.arange(10))]  # one test image per digit
@@ -130,13 +130,15 @@ def run_demo(
 
     config = ae.module_.config
     widths = [config.n_features, *config.hidden, config.latent_dim]
+    # The report computed the same on the same images: its metrics show these figures.
+    baseline = pca_baseline(ae, X_test, latent_dim, random_state)
     return DemoResult(
         architecture="-".join(map(str, widths)),
         latent_dim=latent_dim,
         n_train=len(X_train),
         epochs=len(ae.history_),
         fit_seconds=fit_seconds,
-        ae_error=_sse(X_test, ae.reconstruct(X_test)),
-        pca_error=_sse(X_test, pca_recon),
+        ae_error=baseline.error,
+        pca_error=baseline.pca_error,
         files=files,
     )

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.data import in_unit_interval
+from aekit.tasks._repr import result_repr
 
 
 def _rows(X: Any, name: str) -> np.ndarray:
@@ -104,6 +105,8 @@ class DenoiseResult(NamedTuple):
     psnr_noisy: float | None  # PSNR of the input against the clean reference, dB
     psnr_denoised: float | None  # PSNR of the output against it, dB
     trained_with_noise: bool  # False: the model is a plain autoencoder, denoise = reconstruct
+
+    __repr__ = result_repr
 
 
 def run_denoise(model: Any, X: Any, clean: Any = None) -> DenoiseResult:

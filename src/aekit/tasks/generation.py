@@ -8,8 +8,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._text import plural
 from aekit._untrusted import holds_only
 from aekit.io.atomic import atomic_directory, check_replaceable
+from aekit.tasks._repr import result_repr
 
 # What `generate` writes to its folder, and all that folder may hold to be replaced.
 OUTPUT_FILES = ("samples.npy", "interpolation.npy", "samples.png", "interpolation.png")
@@ -19,7 +21,7 @@ def _index(name: str, value: Any, n: int, source: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer index, got {value!r}")
     if not -n <= value < n:
-        raise ValueError(f"{name}={value} is out of range for {n} {source}")
+        raise ValueError(f"{name}={value} is out of range for {plural(n, 'sample')}{source}")
     return int(value)
 
 
@@ -67,6 +69,8 @@ class Generation(NamedTuple):
     image_shape: tuple[int, int] | None  # (h, w) of image samples; None for tables
     figures: dict[str, Any]  # "samples", "interpolation" -> matplotlib Figure (images only)
     files: dict[str, Path]  # what was written under `out`, by name
+
+    __repr__ = result_repr
 
 
 def generate(
@@ -141,9 +145,9 @@ def generate(
     folder = None if out is None else check_generation_output(out)
     samples = model.sample(n, random_state=random_state)
     if data is None:
-        pool, source = samples, "samples"
+        pool, source = samples, ""
     else:
-        pool, source = np.asarray(data), "samples of data"
+        pool, source = np.asarray(data), " of data"
         if pool.ndim == 0 or len(pool) == 0:
             raise ValueError("data must hold at least one sample")
     a = pool[_index("start", start, len(pool), source)]

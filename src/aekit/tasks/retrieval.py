@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from aekit._optional import require
+from aekit._text import plural
 from aekit._untrusted import (
     holds_only,
     open_regular,
@@ -56,6 +57,11 @@ FORMAT = "aekit-index"
 FORMAT_VERSION = 1
 INDEX_JSON = "index.json"
 CODES = "codes.npy"
+# Candidates beyond k that the float32 search hands to the exact float64 ranking.
+CANDIDATE_MARGIN = 16
+IDS = "ids.npy"  # the items' own ids, when add() was given some
+# Item ids as saved: integers, or texts of at most this many characters.
+MAX_ID_CHARS = 1024
 MODEL = "model"
 
 # index.json is a few hundred bytes; anything near this bound is not one.
@@ -91,9 +97,11 @@ def _check_k(k: Any, ntotal: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if ntotal == 0:
-        raise ValueError("the index is empty: add(X) items before searching")
+        raise ValueError("the index is empty: add items with add(X) before searching")
     if k > ntotal:
-        raise ValueError(f"k={k} neighbours asked for, but the index holds only {ntotal} items")
+        raise ValueError(
+            f"k={k} neighbours asked for, but the index holds only {plural(ntotal, 'item')}"
+        )
     return int(k)
 
 
@@ -181,6 +189,10 @@ class LatentIndex(BaseEstimator):
     ----------
     codes_ : ndarray of shape (n_items, n_codes), float32
         The stored codes; row ``i`` belongs to id ``i``.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The items' own names (an id column's values, file names) given to ``add``, in the
+        order of ``codes_``; ``search`` returns positions, ``item_ids_[ids]`` names them.
+        None when ``add`` was given none.
     metric_ : str
         The metric the search structure was built for.
     backend_ : str
@@ -277,13 +289,16 @@ class LatentIndex(BaseEstimator):
     def __len__(self) -> int:
         return self.ntotal
 
-    def add(self, X: Any) -> LatentIndex:
+    def add(self, X: Any, ids: Any = None) -> LatentIndex:
         """Encode the items ``X`` and append their codes; their ids follow the last one.
 
         Parameters
         ----------
         X : array-like of shape (n_items, ...)
             Samples the estimator accepts (the shape it was fitted on).
+        ids : array-like of shape (n_items,), optional
+            The items' own names (integers or texts), kept in ``item_ids_`` and saved with
+            the index. Every ``add`` to one index gives names, or none does.
 
         Returns
         -------
@@ -297,6 +312,19 @@ class LatentIndex(BaseEstimator):
                 f"the estimator gives codes of size {codes.shape[1]}, but the index holds codes "
                 f"of size {self.codes_.shape[1]}"
             )
+        names = None if ids is None else _item_ids(ids, len(codes))
+        held = getattr(self, "item_ids_", None)
+        if self.ntotal and (names is None) != (held is None):
+            raise ValueError(
+                "give ids to every add() of an index or to none: the index holds "
+                f"{'named' if held is not None else 'unnamed'} items"
+            )
+        if names is not None:
+            if held is not None and held.dtype.kind != names.dtype.kind:
+                raise ValueError("the ids must all be integers or all be texts")
+            self.item_ids_ = names if held is None else np.concatenate([held, names])
+        elif not self.ntotal:
+            self.item_ids_ = None
         self.codes_ = codes if self.ntotal == 0 else np.concatenate([self.codes_, codes])
         # A flat index is a copy of the codes, so rebuilding it costs no more than the
         # concatenation above, and keeps the structure a plain function of codes_.
@@ -331,8 +359,13 @@ class LatentIndex(BaseEstimator):
                 f"codes of size {self.codes_.shape[1]}; was it built with another model?"
             )
         queries = self._prepare(queries)
-        ids = search.candidates(queries, k)
-        return self._exact_distances(queries, ids)
+        # Candidates are ranked by float32 scores, whose last bits depend on how the backend
+        # blocks its products: items within rounding of the k-th could swap in or out. A few
+        # more candidates, re-ranked by exact float64 distances, give the same k whichever
+        # backend or chunking found them.
+        ids = search.candidates(queries, min(self.ntotal, k + CANDIDATE_MARGIN))
+        distances, ids = self._exact_distances(queries, ids)
+        return distances[:, :k], np.ascontiguousarray(ids[:, :k])
 
     def _exact_distances(
         self, queries: np.ndarray, ids: np.ndarray
@@ -383,7 +416,7 @@ class LatentIndex(BaseEstimator):
 
         metric, _ = self._check_params()
         if self.ntotal == 0:
-            raise ValueError("the index is empty: add(X) items before saving it")
+            raise ValueError("the index is empty: add items with add(X) before saving it")
         path = check_index_output(path)
         meta = {
             "format": FORMAT,
@@ -399,6 +432,8 @@ class LatentIndex(BaseEstimator):
         with atomic_directory(path, is_index_dir, "an aekit index") as tmp:
             self.estimator.save(tmp / MODEL)
             np.save(tmp / CODES, self.codes_, allow_pickle=False)
+            if getattr(self, "item_ids_", None) is not None:
+                np.save(tmp / IDS, self.item_ids_, allow_pickle=False)
             (tmp / INDEX_JSON).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return path
 
@@ -467,6 +502,7 @@ class LatentIndex(BaseEstimator):
         )
         index._check_params()
         index.codes_ = codes
+        index.item_ids_ = _read_ids(path / IDS, meta["count"]) if (path / IDS).exists() else None
         index._structure()
         return index
 
@@ -540,6 +576,43 @@ def _read_codes(file: Path, count: int, dim: int) -> np.ndarray:
     return np.ascontiguousarray(codes, dtype=np.float32)
 
 
+def _item_ids(ids: Any, n: int) -> np.ndarray:
+    """``ids`` as int64 or text (n,) array, checked."""
+    names = np.asarray(ids)
+    if names.ndim != 1 or len(names) != n:
+        raise ValueError(
+            f"ids must hold one name per item: {plural(n, 'item')}, ids of shape {names.shape}"
+        )
+    if names.dtype.kind in "iu":
+        return names.astype(np.int64)
+    if names.dtype.kind in "UO":
+        texts = [str(v) for v in names.tolist()]
+        if any(len(t) > MAX_ID_CHARS for t in texts):
+            raise ValueError(f"ids must be at most {MAX_ID_CHARS} characters long")
+        return np.array(texts, dtype=str) if texts else np.array([], dtype="<U1")
+    raise ValueError(f"ids must be integers or texts, got {names.dtype}")
+
+
+def _read_ids(file: Path, count: int) -> np.ndarray:
+    """The ``count`` item ids of ``ids.npy`` (int64, or text of bounded length), checked from
+    the header before they are read."""
+    with open_regular(file, "item ids") as f:
+        size = os.fstat(f.fileno()).st_size
+        shape, fortran, dtype = read_npy_header(f, file)
+        kind_ok = same_kind(dtype, np.dtype(np.int64)) or (
+            dtype.kind == "U" and dtype.itemsize <= 4 * MAX_ID_CHARS
+        )
+        if not kind_ok or shape != (count,):
+            raise ValueError(
+                f"{file} holds {dtype} ids of shape {shape}, but {INDEX_JSON} announces {count} "
+                "integer or text ids"
+            )
+        if size != f.tell() + count * dtype.itemsize:
+            raise ValueError(f"{file} is damaged: its size does not match its header")
+        ids = read_array(f, shape, fortran, dtype, file)
+    return ids.astype(dtype.newbyteorder("="))
+
+
 def check_index_output(path: str | Path) -> Path:
     """Refuse ``path`` as the target of :meth:`LatentIndex.save` unless it is absent, an empty
     directory or an aekit index that holds nothing else (:func:`is_index_dir`); returns the
@@ -566,7 +639,7 @@ def is_index_dir(path: Path) -> bool:
     marker, ``codes.npy`` and ``model/`` (:func:`aekit.io.model_dir.is_model_dir`), no other
     entry. Only such a directory is ever replaced by a save."""
     try:
-        if not holds_only(path, files=(INDEX_JSON, CODES), folders={MODEL: is_model_dir}):
+        if not holds_only(path, files=(INDEX_JSON, CODES, IDS), folders={MODEL: is_model_dir}):
             return False
         if not (path / CODES).is_file():
             return False

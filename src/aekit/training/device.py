@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from aekit._text import plural
+
 # Device types aekit trains and predicts on. Others that torch names (meta, xla, ipu, ...) either
 # hold no data (meta) or need a backend aekit is not written or tested for: refused up front
 # rather than failing deep inside training with a torch error.
@@ -68,9 +70,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available here")
         count = torch.cuda.device_count()
         if resolved.index is not None and resolved.index >= count:
+            held = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
             raise ValueError(
-                f"device {str(device)!r} was asked for but this machine has {count} CUDA "
-                f"device(s) (cuda:0 to cuda:{count - 1})"
+                f"device {str(device)!r} was asked for but this machine has "
+                f"{plural(count, 'CUDA device')} ({held})"
             )
     if resolved.type == "mps" and not _mps_available():
         raise ValueError(

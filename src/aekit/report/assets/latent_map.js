@@ -72,8 +72,11 @@
     return canvas;
   }
 
+  // A sample by its id when the report was given ids, else by its row in the data.
+  const name = (i) => (data.names ? data.names[i] : `#${data.ids[i]}`);
+
   function describe(i) {
-    const parts = [`sample #${data.ids[i]}`];
+    const parts = [`sample ${name(i)}`];
     if (data.labels) parts.push(`label ${data.labels[i]}`);
     if (data.scores) parts.push(`score ${data.scores[i]}`);
     if (data.values) parts.push(`${data.value_name} ${data.values[i]}`);
@@ -126,7 +129,7 @@
       draw(canvas, items, j, null);
       const caption = document.createElement("figcaption");
       const label = data.labels ? `${data.labels[j]} · ` : "";
-      caption.textContent = `${label}#${data.ids[j]} · ${data.distances[i * data.k + r]}`;
+      caption.textContent = `${label}${name(j)} · ${data.distances[i * data.k + r]}`;
       if (data.labels && data.labels[j] !== data.labels[i]) figure.classList.add("other");
       figure.append(canvas, caption);
       figure.addEventListener("mouseenter", () => show(j));
