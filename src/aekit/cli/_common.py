@@ -269,8 +269,12 @@ def add_data_argument(parser: argparse.ArgumentParser, name: str = "DATA") -> No
 def add_table_options(parser: argparse.ArgumentParser) -> None:
     """The options that say how to read a table."""
     group = parser.add_argument_group("tables (.csv, .tsv, .txt)")
+    from aekit.datasets.tables import MISSING_CHOICES
+
+    choices = {"missing": MISSING_CHOICES}  # a typo gets argparse's "did you mean"
     for flag, dest, text in TABLE_OPTIONS + FORMAT_OPTIONS:
-        group.add_argument(flag, dest=dest, metavar=dest.split("_")[0].upper(), help=text)
+        metavar = dest.split("_")[0].upper()
+        group.add_argument(flag, dest=dest, metavar=metavar, choices=choices.get(dest), help=text)
 
 
 class Data(NamedTuple):
@@ -280,7 +284,8 @@ class Data(NamedTuple):
     ids: np.ndarray | None  # (n,) names of the samples (an id column, file names), or None
     id_name: str  # the ids' column name in outputs
     table: Any  # the TableSchema of a table, else None
-    kept: np.ndarray | None  # (n,) which of the file's rows the samples are; None: all
+    kept: np.ndarray | None = None  # (n,) which of the file's rows the samples are; None: all
+    labels: np.ndarray | None = None  # the table's column that --labels names, every row
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -355,8 +360,8 @@ def read_data(args: argparse.Namespace, model: Any = None) -> Data:
         )
     if is_table:
         column = labels_column(args)
-        if column is not None:
-            tables.read_labels(source, column=column)  # names a missing column as --labels'
+        # Read first: a mistyped name is reported as --labels', not as a column to drop.
+        labels = None if column is None else tables.read_labels(source, column=column)
         table = tables.read_table(
             source, schema=schema, **_table_options(args, schema is not None),
             **_format_options(args),
@@ -368,32 +373,32 @@ def read_data(args: argparse.Namespace, model: Any = None) -> Data:
         name = table.schema.id_column or "row"
         # None when no row was left out.
         kept = None if int(table.kept[-1]) + 1 == len(table.kept) else table.kept
-        return Data(table.X, table.ids, name, table.schema, kept)
+        return Data(table.X, table.ids, name, table.schema, kept, labels)
     if source not in BUILTIN and images.is_image_source(source):
         stack = images.read_images(source)
         say(args, f"{source}: {stack.describe()}")
-        return Data(stack.X, np.asarray(stack.files), "file", None, None)
-    if source not in BUILTIN and path.suffix.lower() == ".npz" and args.key is None:
-        from aekit.datasets.files import npz_keys
+        return Data(stack.X, np.asarray(stack.files), "file", None)
+    key = args.key
+    if source not in BUILTIN and path.suffix.lower() == ".npz" and key is None:
+        from aekit.datasets.files import choose_npz_key, npz_keys
 
         keys = npz_keys(source)
         if len(keys) > 1:
-            chosen = load(source)
-            key = next(k for k in keys if k in ("x_train", "X", "x", "data"))
+            key = choose_npz_key(keys, None, source)
             say(args, f"{source}: took the array {key!r} of {keys} (choose another with --key)")
-            return Data(chosen, None, "index", None, None)
-    return Data(load(source, key=args.key), None, "index", None, None)
+    return Data(load(source, key=key), None, "index", None)
 
 
-def read_labels(
-    args: argparse.Namespace, n: int, kept: np.ndarray | None = None
-) -> np.ndarray | None:
-    """Labels of the ``n`` samples of DATA: ``--labels FILE``, else a built-in set's own, else
-    None. A labels file is one label per sample: .npy, or a one-column table (numbers or
-    text, a header allowed). ``kept``: the rows of DATA that were kept (rows with a missing
-    value left out), whose labels are taken from a file labelling every row."""
-    if getattr(args, "labels", None):
-        y = _read_label_file(args)
+def read_labels(args: argparse.Namespace, data: Data) -> np.ndarray | None:
+    """Labels of the samples of ``data``: ``--labels FILE`` or a column of the table DATA,
+    else a built-in set's own, else None. A labels file is one label per sample: .npy, or a
+    one-column table (numbers or text, a header allowed). A file labelling every row of a
+    table some of whose rows were left out (missing values) gives the kept rows' labels."""
+    n, kept = len(data.X), data.kept
+    if data.labels is not None:
+        y = data.labels
+    elif getattr(args, "labels", None):
+        y = _read_label_file(args.labels)
     elif args.data in BUILTIN_LABELS:
         y = BUILTIN_LABELS[args.data]()
     else:
@@ -418,15 +423,12 @@ def labels_column(args: argparse.Namespace) -> str | None:
     return None if Path(labels).exists() or Path(labels).suffix else labels
 
 
-def _read_label_file(args: argparse.Namespace) -> np.ndarray:
+def _read_label_file(path: str) -> np.ndarray:
+    if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+        return read_array(path)
     from aekit.datasets.tables import read_labels as read_label_table
 
-    column = labels_column(args)
-    if column is not None:
-        return read_label_table(args.data, column=column)
-    if Path(args.labels).suffix.lower() not in TABLE_SUFFIXES:
-        return read_array(args.labels)
-    return read_label_table(args.labels)
+    return read_label_table(path)
 
 
 # ------------------------------------------------------------------------------- writing

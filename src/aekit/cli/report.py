@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         data = read_data(args, model)
         X, ids = data.X, data.ids
         names = list(data.table.feature_names()) if data.table is not None else None
-        y = read_labels(args, len(X), data.kept)
+        y = read_labels(args, data)
     out = write_report(
         model,
         out,

@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     ae = MODELS[args.model](**params)
     start = time.perf_counter()
     if args.model == "classifier":
-        y = read_labels(args, len(X), data.kept)
+        y = read_labels(args, data)
         if y is None:
             raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
         ae.fit(X, y)

@@ -124,20 +124,30 @@ def read_images(source: str | Path) -> Images:
     files, folder = _files(source)
     if len(files) > MAX_IMAGES:
         raise ValueError(f"{source} holds {len(files)} images; at most {MAX_IMAGES} are read")
-    opened = []
-    for path in files:
+    errors = (OSError, ValueError, pil.DecompressionBombError)
+
+    def opened(path: Path) -> Any:
         try:
-            with pil.open(path) as image:
-                image.load()
-                opened.append((path, image))
-        except (OSError, ValueError, pil.DecompressionBombError) as exc:
+            return pil.open(path)  # reads the header only
+        except errors as exc:
             raise ValueError(f"{path} could not be read as an image: {exc}") from None
-    modes = {image.mode for _, image in opened}
+
+    # Modes from the headers first: one colour image makes every image read in colour.
+    modes = set()
+    for path in files:
+        with opened(path) as image:
+            modes.add(image.mode)
     unknown = modes - set(_MODES)
     if unknown:
         raise ValueError(f"{source}: images of mode {sorted(unknown)} are not supported")
     colour = any(_MODES[m][1] for m in modes)
-    arrays = [(path, _pixels(image, colour)) for path, image in opened]
+    arrays = []
+    for path in files:  # one decoded image at a time beside the arrays
+        with opened(path) as image:
+            try:
+                arrays.append((path, _pixels(image, colour)))
+            except errors as exc:
+                raise ValueError(f"{path} could not be read as an image: {exc}") from None
     first_path, first = arrays[0]
     for path, pixels in arrays[1:]:
         if pixels.shape != first.shape:
@@ -148,7 +158,7 @@ def read_images(source: str | Path) -> Images:
             )
     # Pillow opens some 16-bit images (PNG) as 32-bit integers ("I"): back to uint16 when
     # every value fits, so that they are scaled by the 16-bit range like other such images.
-    if all(image.mode == "I" for _, image in opened):
+    if modes == {"I"}:
         low = min(int(p.min()) for _, p in arrays)
         high = max(int(p.max()) for _, p in arrays)
         if 0 <= low and high <= np.iinfo(np.uint16).max:

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from aekit._text import plural
 from aekit._untrusted import read_bounded
 
 # Cells read as a missing value (compared in lower case): spreadsheets' and R's markers, and
@@ -293,6 +294,21 @@ def _strictly_increasing_integers(values: np.ndarray | None) -> bool:
     return bool((values == np.round(values)).all() and (np.diff(values) > 0).all())
 
 
+_INCREASING = "strictly increasing integers"
+
+
+def _id_signs(column: _Column, values: np.ndarray | None, header: bool) -> tuple[bool, str | None]:
+    """(named like an id, the id-like content: "strictly increasing integers", "a distinct
+    text per row", or None). Both signs make a column the row ids under ``id_column="auto"``;
+    one alone makes it a feature with a warning."""
+    named = header and looks_like_id_name(column.name)
+    if _strictly_increasing_integers(values):
+        return named, _INCREASING
+    if values is None and len({v.strip() for v in column.cells}) == len(column.cells):
+        return named, "a distinct text per row"
+    return named, None
+
+
 def _pick(spec: Sequence[str] | None, columns: Sequence[_Column], flag: str) -> list[_Column]:
     """The columns named in ``spec`` (names, or 1-based positions for a file without a
     header), in the order given."""
@@ -315,6 +331,13 @@ def _pick(spec: Sequence[str] | None, columns: Sequence[_Column], flag: str) -> 
             raise ValueError(f"{flag} names {name!r} twice")
         picked.append(column)
     return picked
+
+
+def _missing_at(path: Path, row: int, column: _Column) -> str:
+    return (
+        f"{path}: missing value in row {row} (counting lines as a spreadsheet does, the first "
+        f"line being row 1), {column.label}"
+    )
 
 
 def _rows_text(rows: np.ndarray, limit: int = 5) -> str:
@@ -497,19 +520,23 @@ def _id_values(column: _Column, values: np.ndarray | None) -> np.ndarray:
     return np.array([c.strip() for c in column.cells])
 
 
-def _text_columns_error(path: Path, text: list[_Column], categorical: str | Sequence[str]) -> str:
+def _text_in(path: Path, text: list[_Column]) -> str:
+    """ "PATH has text in column 'a' (3 distinct values, e.g. 'red'); ..." for the first few."""
     described = []
     for c in text[:5]:
         levels = len({v.strip() for v in c.cells if not _is_missing(v)})
         example = next((v.strip() for v in c.cells if not _is_missing(v)), "")
         described.append(f"{c.label} ({levels} distinct values, e.g. {example[:30]!r})")
-    listing = "; ".join(described) + (" ..." if len(text) > 5 else "")
+    return f"{path} has text in " + "; ".join(described) + (" ..." if len(text) > 5 else "")
+
+
+def _text_columns_error(path: Path, text: list[_Column], categorical: str | Sequence[str]) -> str:
     names = ",".join(c.name for c in text)
     few = [c for c in text if len({v.strip() for v in c.cells}) <= MAX_CATEGORIES]
     hint = f"drop them with --drop {names}"
     if few and categorical == "none":
         hint = f"one-hot encode them with --categorical auto, or {hint}"
-    return f"{path} has text in {listing}; the model needs numbers: {hint}"
+    return f"{_text_in(path, text)}; the model needs numbers: {hint}"
 
 
 def _fit_table(
@@ -540,12 +567,9 @@ def _fit_table(
             values, miss = parsed[c.name]
             if c in chosen or c.name in dropped or miss.any():
                 continue
-            named = header and looks_like_id_name(c.name)
-            increasing = _strictly_increasing_integers(values)
-            distinct_text = values is None and len({v.strip() for v in c.cells}) == len(c.cells)
-            if named and (increasing or distinct_text):
+            named, why = _id_signs(c, values, header)
+            if named and why:
                 id_col = c
-                why = "strictly increasing integers" if increasing else "a distinct text per row"
                 notes.append(
                     f"{c.label} taken as the row ids (named like an id, {why}); "
                     "pass --id-column none to use it as a feature"
@@ -571,10 +595,8 @@ def _fit_table(
     # feature makes a model learn the file's order.
     if id_column == "auto":
         for c in features:
-            values, miss = parsed[c.name]
-            named = header and looks_like_id_name(c.name)
-            increasing = _strictly_increasing_integers(values) and len(c.cells) >= 3
-            if named or increasing:
+            named, content = _id_signs(c, parsed[c.name][0], header)
+            if named or (content == _INCREASING and len(c.cells) >= 3):
                 why = "is named like an id" if named else "holds strictly increasing integers"
                 warnings.append(
                     f"{c.label} {why}, so it may be a row id; it is used as a feature (pass "
@@ -628,17 +650,17 @@ def _fit_table(
         row, c = first_missing
         count = int(missing_mask.sum())
         if missing == "error":
+            have = "has" if count == 1 else "have"
             raise ValueError(
-                f"{path}: missing value in row {int(line_numbers[row])} (counting lines as a "
-                f"spreadsheet does, the first line being row 1), {c.label}; {count} "
-                f"row{'s' if count > 1 else ''} have one: pass --missing drop, mean or median"
+                f"{_missing_at(path, int(line_numbers[row]), c)}; {plural(count, 'row')} "
+                f"{have} one: pass --missing drop, mean or median"
             )
         if missing == "drop":
             keep = ~missing_mask
             if not keep.any():
                 raise ValueError(f"{path}: every row has a missing value; nothing is left")
             notes.append(
-                f"left out {count} row{'s' if count > 1 else ''} with a missing value "
+                f"left out {plural(count, 'row')} with a missing value "
                 f"({_rows_text(line_numbers[missing_mask])})"
             )
         else:
@@ -650,7 +672,7 @@ def _fit_table(
                 stats = SimpleImputer(strategy=missing).fit(block).statistics_
                 fill = {c.name: float(s) for c, s in zip(numeric, stats, strict=True)}
             notes.append(
-                f"filled the missing values of {count} row{'s' if count > 1 else ''} with "
+                f"filled the missing values of {plural(count, 'row')} with "
                 f"each column's {missing} (kept in the model for new data)"
             )
 
@@ -753,15 +775,14 @@ def _apply_schema(
     absent = [n for n in schema.features if n not in by_name]
     if absent:
         raise ValueError(
-            f"{path} lacks the column{'s' if len(absent) > 1 else ''} "
+            f"{path} lacks the {'columns' if len(absent) > 1 else 'column'} "
             f"{', '.join(repr(n) for n in absent[:10])} that the model was trained on"
         )
     parsed = {n: _values(by_name[n], dialect.decimal) for n in schema.features}
     for name in schema.features:
         if name not in schema.categories and parsed[name][0] is None:
             raise ValueError(
-                _text_columns_error(path, [by_name[name]], "none").split(": the model")[0]
-                + "; the model was trained on numbers there"
+                f"{_text_in(path, [by_name[name]])}; the model was trained on numbers there"
             )
     missing_mask = np.zeros(len(line_numbers), dtype=bool)
     for name in schema.features:
@@ -772,28 +793,27 @@ def _apply_schema(
         if schema.missing == "error":
             first = next(n for n in schema.features if parsed[n][1][missing_mask.argmax()])
             raise ValueError(
-                f"{path}: missing value in row {int(rows[0])} (counting lines as a spreadsheet "
-                f"does, the first line being row 1), {by_name[first].label}; the model was "
-                "trained with --missing error, so new data must be complete"
+                f"{_missing_at(path, int(rows[0]), by_name[first])}; the model was trained with "
+                "--missing error, so new data must be complete"
             )
         if schema.missing == "drop":
             keep = ~missing_mask
             if not keep.any():
                 raise ValueError(f"{path}: every row has a missing value; nothing is left")
             notes.append(
-                f"left out {len(rows)} row{'s' if len(rows) > 1 else ''} with a missing value "
+                f"left out {plural(len(rows), 'row')} with a missing value "
                 f"({_rows_text(rows)}), as in training"
             )
         else:
             notes.append(
-                f"filled the missing values of {len(rows)} row{'s' if len(rows) > 1 else ''} "
+                f"filled the missing values of {plural(len(rows), 'row')} "
                 f"with the training data's {schema.missing}"
             )
     X, unknown = _encode(schema, by_name, parsed, keep)
     for name, count in unknown.items():
         warnings.append(
-            f"{by_name[name].label} holds values not seen in training in {count} "
-            f"row{'s' if count > 1 else ''}: encoded as none of the known categories"
+            f"{by_name[name].label} holds values not seen in training in "
+            f"{plural(count, 'row')}: encoded as none of the known categories"
         )
     id_col = by_name.get(schema.id_column) if schema.id_column is not None else None
     if id_col is not None:
@@ -914,10 +934,8 @@ def summarize_table(
         kind = "number"
         if values is None:
             kind = "time" if j == 0 and _parse_times(present or [""]) is not None else "text"
-        named = parsed.header and looks_like_id_name(column.name)
-        increasing = _strictly_increasing_integers(values)
-        unique_text = values is None and distinct == len(column.cells)
-        if not id_found and not miss.any() and named and (increasing or unique_text):
+        named, content = _id_signs(column, values, parsed.header)
+        if not id_found and not miss.any() and named and content:
             role, id_found = "row ids: never a feature (--id-column none keeps it)", True
         elif kind == "time" and not id_found:
             role, id_found = "row ids: timestamps", True
@@ -927,7 +945,7 @@ def summarize_table(
                 if distinct <= MAX_CATEGORIES
                 else f"text: {distinct} values, too many to encode: --drop it or --id-column"
             )
-        elif named or (increasing and len(column.cells) >= 3):
+        elif named or (content == _INCREASING and len(column.cells) >= 3):
             role = "feature, but it looks like a row id: --id-column or --drop it"
         else:
             role = "feature"
