@@ -43,6 +43,7 @@ class Images(NamedTuple):
     files: list[str]  # (n,) file names, relative to the folder (or as the glob matched them)
 
     def describe(self) -> str:
+        """One line for a user: "12 grey images of 10x8 pixels, uint8"."""
         kind = "colour" if self.X.ndim == 4 else "grey"
         size = "x".join(str(s) for s in self.X.shape[-2:][::-1])
         return f"{plural(len(self.files), kind + ' image')} of {size} pixels, {self.X.dtype}"

@@ -92,6 +92,8 @@ class TableSchema:
         return tuple(names)
 
     def to_json(self) -> dict[str, Any]:
+        """The schema as a JSON object (config.json's ``"table"``); :meth:`from_json` reads
+        it back."""
         return {
             "columns": list(self.columns),
             "features": list(self.features),
