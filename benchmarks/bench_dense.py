@@ -3,7 +3,8 @@
 The lean loop keeps one tensor in memory, draws a permutation per epoch and slices mini-batches
 from it, with the same initialisation (He for the ReLU code layer, Xavier for the sigmoid
 output) and the same optimiser. Both train on all 60,000 training images without validation,
-then report the test BCE per pixel.
+then report the test BCE per pixel. Last, the cost of checkpoints: aekit with
+``checkpoint=DIR`` (every epoch) against aekit without, in alternating pairs of the same length.
 
     python benchmarks/bench_dense.py [--data ../shared/data/mnist.npz] [--epochs 50] [--pairs 10]
 """
@@ -11,8 +12,11 @@ then report the test BCE per pixel.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -90,6 +94,27 @@ def main() -> None:
         f"of totals {aekit_total / lean_total:.3f}"
     )
 
+    # Checkpoints every epoch against none, alternating: the same fit, the same bits.
+    folder = Path(tempfile.mkdtemp(prefix="aekit-bench-ck-"))
+    overheads, plain_total, ck_total = [], 0.0, 0.0
+    for r in range(args.pairs):
+        times = {}
+        for checkpoint in (None, folder / "ck") if r % 2 == 0 else (folder / "ck", None):
+            times[checkpoint is not None], _ = run_aekit(
+                X_train, X_test, args.pair_epochs, args.batch_size, r, checkpoint
+            )
+            shutil.rmtree(folder / "ck", ignore_errors=True)
+        overheads.append(times[True] / times[False] - 1)
+        plain_total += times[False]
+        ck_total += times[True]
+    shutil.rmtree(folder, ignore_errors=True)
+    print(
+        f"{args.pairs} alternating pairs of {args.pair_epochs} epochs with and without a "
+        f"checkpoint every epoch: {ck_total:.1f} s against {plain_total:.1f} s; overhead "
+        f"median of pairs {100 * statistics.median(overheads):+.1f}%, of totals "
+        f"{100 * (ck_total / plain_total - 1):+.1f}%"
+    )
+
 
 def run_lean(
     X_train: np.ndarray, X_test: np.ndarray, epochs: int, batch_size: int, seed: int
@@ -104,7 +129,12 @@ def run_lean(
 
 
 def run_aekit(
-    X_train: np.ndarray, X_test: np.ndarray, epochs: int, batch_size: int, seed: int
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    checkpoint: Path | None = None,
 ) -> tuple[float, float]:
     ae = aekit.Autoencoder(
         hidden=(),
@@ -118,7 +148,7 @@ def run_aekit(
         verbose=False,
     )
     t0 = time.perf_counter()
-    ae.fit(X_train)
+    ae.fit(X_train, checkpoint=checkpoint)
     elapsed = time.perf_counter() - t0
     return elapsed, float(np.mean(ae.reconstruction_error(X_test)))
 

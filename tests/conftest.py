@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from aekit.cli import main
+from aekit.cli.demo import run_demo
 from aekit.datasets import load_digits, load_mnist
-from aekit.tasks import run_demo
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -40,10 +40,10 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    """One `aekit demo --out DIR --quiet`, keeping what `aekit.tasks.run_demo` returned.
+    """One `aekit demo --out DIR --quiet`, keeping what `aekit.cli.demo.run_demo` returned.
 
     The demo trains for a while, so the CLI run, the library's result and the browser test
-    of its report share one run: `aekit.tasks.run_demo`, which the verb imports when it runs,
+    of its report share one run: `aekit.cli.demo.run_demo`, which the verb calls when it runs,
     is wrapped (not replaced) to record its return value.
     """
     out_dir = tmp_path_factory.mktemp("demo") / "out"
@@ -55,7 +55,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
         return result
 
     stdout = io.StringIO()
-    with mock.patch("aekit.tasks.run_demo", recording_run_demo):
+    with mock.patch("aekit.cli.demo.run_demo", recording_run_demo):
         with contextlib.redirect_stdout(stdout):
             rc = main(["demo", "--out", str(out_dir), "--quiet"])
     assert len(results) == 1

@@ -77,10 +77,10 @@ def test_unfitted_model_raises():
         ({"activation": "swish"}, "activation='swish' is not valid"),
         ({"output_activation": "softmax"}, "output_activation='softmax'"),
         ({"architecture": "transformer"}, "architecture='transformer'"),
-        ({"scaling": "robust"}, "unknown scaling"),
+        ({"scaling": "robust"}, "scaling='robust' is not valid"),
         ({"loss": "bce", "output_activation": "linear"}, "needs a sigmoid output"),
-        ({"validation_fraction": 1.5}, "validation_fraction must be in"),
-        ({"optimizer": "lbfgs"}, "unknown optimizer"),
+        ({"validation_fraction": 1.5}, "validation_fraction must be a number in"),
+        ({"optimizer": "lbfgs"}, "optimizer='lbfgs' is not valid"),
         ({"epochs": 0}, "epochs must be a positive integer"),
     ],
 )

@@ -197,16 +197,16 @@ def test_same_seed_bit_identical(split):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"noise": "pink"}, "unknown noise 'pink'"),
+        ({"noise": "pink"}, "noise='pink' is not valid"),
         ({"noise_level": 1.5}, "noise_level is a probability"),
         ({"hidden": (8, 0)}, "every width in hidden"),
         ({"activation": "swish"}, "activation='swish' is not valid"),
         ({"dropout": 1.0}, "dropout must be a number in"),
         ({"pretrain_epochs": -1}, "pretrain_epochs must be a non-negative integer"),
         ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"validation_fraction": 1.5}, "validation_fraction must be in"),
-        ({"optimizer": "lbfgs"}, "unknown optimizer"),
-        ({"scaling": "robust"}, "unknown scaling"),
+        ({"validation_fraction": 1.5}, "validation_fraction must be a number in"),
+        ({"optimizer": "lbfgs"}, "optimizer='lbfgs' is not valid"),
+        ({"scaling": "robust"}, "scaling='robust' is not valid"),
     ],
 )
 def test_bad_parameters(params, message):

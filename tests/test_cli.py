@@ -16,8 +16,8 @@ import pytest
 
 import aekit
 from aekit.cli import main
+from aekit.cli.demo import DemoResult
 from aekit.datasets import load_digits
-from aekit.tasks import DemoResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

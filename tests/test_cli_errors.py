@@ -267,7 +267,7 @@ def test_every_output_is_checked_before_any_work(
 ) -> None:
     argv = _bad_outputs(zoo, tmp_path)[verb]
     demos: list[object] = []
-    monkeypatch.setattr("aekit.tasks.run_demo", lambda *a, **k: demos.append(a))
+    monkeypatch.setattr("aekit.cli.demo.run_demo", lambda *a, **k: demos.append(a))
     rc, _, err = run_cli(argv, capsys)
     line = assert_one_line(rc, err, verb)
     assert "was read" not in line
@@ -457,7 +457,7 @@ def test_numpy_allocation_failure_advises_a_smaller_batch(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A real _ArrayMemoryError: numpy refuses 256 PiB at once, whatever the machine.
-    monkeypatch.setattr(Autoencoder, "fit", lambda self, X: np.empty(2**58, dtype=np.uint8))
+    monkeypatch.setattr(Autoencoder, "fit", lambda self, X, **kw: np.empty(2**58, dtype=np.uint8))
     rc, _, err = run_cli(["train", "digits", "--out", tmp_path / "m", "--quiet"], capsys)
     line = assert_one_line(rc, err, "train")
     assert "Unable to allocate" in line and "--batch-size" in line

@@ -21,7 +21,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import aekit
 from aekit import AnomalyDetector
 from aekit.datasets import load_digits, load_mnist, load_nab
-from aekit.estimators import detector as detector_module
+from aekit.estimators import base as base_module
 from aekit.estimators.detector import _trimmed_objective
 from aekit.models import EnsembleAutoencoder, EnsembleConfig, EnsembleLinear, mahalanobis
 from conftest import shared_file
@@ -177,13 +177,13 @@ def test_series_gives_one_score_per_step() -> None:
 
 def test_series_trains_on_strided_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     rows: list[int] = []
-    real_train = detector_module.train
+    real_train = base_module.train
 
     def spy(module, objective, data, *args, **kwargs):  # type: ignore[no-untyped-def]
         rows.append(len(data[0]))
         return real_train(module, objective, data, *args, **kwargs)
 
-    monkeypatch.setattr(detector_module, "train", spy)
+    monkeypatch.setattr(base_module, "train", spy)
     series = sine_series(1000, 0)
     det = AnomalyDetector(window=96, **FAST).fit(series)  # stride 96 // 32 = 3
     AnomalyDetector(window=96, stride=1, **FAST).fit(series)

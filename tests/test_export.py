@@ -347,7 +347,7 @@ def test_cli_export_errors(
     (tmp_path / "file").write_text("x")
     rc, _, err = run_cli(["export", model_dir, "--out", tmp_path / "file"], capsys)
     assert "is not a directory" in assert_user_error(rc, err)
-    transform = Autoencoder.transform
-    monkeypatch.setattr(Autoencoder, "transform", lambda self, X: transform(self, X) + 1.0)
+    transform = VAE.transform  # the model is a VAE
+    monkeypatch.setattr(VAE, "transform", lambda self, X: transform(self, X) + 1.0)
     rc, _, err = run_cli(["export", model_dir, "--out", tmp_path / "o"], capsys)
     assert "disagree with the estimator" in assert_user_error(rc, err)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.image
@@ -12,7 +13,7 @@ import pytest
 import aekit
 from aekit import VAE, Autoencoder
 from aekit.datasets import load_digits
-from aekit.tasks import denoise_figure, generate, image_shape, psnr, run_denoise
+from aekit.tasks import denoise_figure, generate, psnr, run_denoise
 from test_cli import assert_user_error, run_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -130,15 +131,18 @@ def test_generate_needs_a_fitted_vae(digits: np.ndarray) -> None:
         generate(VAE())
 
 
-def test_image_shape() -> None:
-    class Fitted:
-        def __init__(self, shape: tuple[int, ...]) -> None:
-            self.input_shape_ = shape
-
-    assert image_shape(Fitted((28, 28))) == (28, 28)
-    assert image_shape(Fitted((1, 28, 28))) == (28, 28)
-    assert image_shape(Fitted((64,))) is None
-    assert image_shape(Fitted((3, 8, 8))) is None
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((8, 8), (8, 8)), ((1, 8, 8), (8, 8)), ((64,), None), ((2, 8, 8), None)],
+)
+def test_the_image_shape_is_the_estimators(
+    digits: np.ndarray, shape: tuple[int, ...], expected: tuple[int, int] | None
+) -> None:
+    # Samples fitted as (h, w) or (1, h, w) are images; rows of a table (even of a square
+    # length) and multi-channel samples are not. generate and plot.features ask the estimator.
+    X = np.repeat(digits[:40, None], 2, axis=1)[:, : math.prod(shape) // 64].reshape(40, *shape)
+    ae = Autoencoder(hidden=(), latent_dim=2, architecture="dense", epochs=1, verbose=False)
+    assert ae.fit(X).image_shape() == expected
 
 
 def test_cli_generate_writes_arrays_and_pictures(

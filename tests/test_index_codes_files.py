@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from aekit import VAE, Autoencoder
+from aekit.cli import demo as demo_module
 from aekit.io import atomic
-from aekit.tasks import LatentIndex, generate, load_codes, quantize, run_demo, save_codes
-from aekit.tasks import demo as demo_module
+from aekit.tasks import LatentIndex, generate, load_codes, quantize, save_codes
 from aekit.tasks.compression import check_codes_output
 from aekit.tasks.retrieval import check_index_output
 
@@ -273,9 +273,9 @@ def test_outputs_are_checked_before_work_and_foreign_ones_never_replaced(
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("the demo trained before checking its folder")
 
-    monkeypatch.setattr(demo_module.Autoencoder, "fit", no_training)
+    monkeypatch.setattr(Autoencoder, "fit", no_training)
     with pytest.raises(ValueError, match="not an output of aekit demo"):
-        run_demo(folder)
+        demo_module.run_demo(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["cat.jpg"]
     # An earlier demo's output (a model, the pictures, the report) is what it may replace.
     earlier = tmp_path / "demo"

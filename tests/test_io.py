@@ -22,6 +22,7 @@ import aekit
 import aekit.io
 from aekit.datasets import load_digits
 from aekit.io import CONFIG, HISTORY, WEIGHTS, describe, read_config, save
+from aekit.io.model_dir import loss_name
 
 MODEL_FILES = {CONFIG, WEIGHTS, HISTORY}
 
@@ -237,6 +238,30 @@ def test_describe(model, saved):
     assert info["final"]["val_loss"] == model.history_[model.best_epoch_ - 1]["val_loss"]
     assert info["params"]["latent_dim"] == 2
     assert info["module"]["hidden"] == list(model.module_.config.hidden)
+
+
+LOSS_WORDS = {
+    "Autoencoder": "mse",
+    "VAE": "negative ELBO, bernoulli likelihood",
+    "AnomalyDetector": "squared error, worst 0.1 of each batch left out",
+    "AutoencoderClassifier": "cross-entropy",
+}
+
+
+@pytest.mark.parametrize("name", list(LOSS_WORDS))
+def test_the_loss_in_words_is_one_for_the_estimator_and_the_saved_model(name, X, tmp_path):
+    # The report asks the estimator (loss_name()); aekit info reads config.json, quickly
+    # (no torch) or fully checked, through aekit.io.model_dir.loss_name. The quick summary
+    # once gave None for a classifier: it did not read the classes that tell its loss.
+    y = load_digits()[1][: len(X)]
+    params = {"epochs": 1, "random_state": 0, "verbose": False}
+    params |= {"loss": "mse"} if name == "Autoencoder" else {}
+    estimator = getattr(aekit, name)(**params).fit(X, y)
+    path = estimator.save(tmp_path / "model")
+    assert estimator.loss_name() == LOSS_WORDS[name]
+    assert loss_name(vars(estimator)) == LOSS_WORDS[name]
+    assert describe(path)["loss"] == LOSS_WORDS[name]
+    assert describe(path, check=False)["loss"] == LOSS_WORDS[name]
 
 
 def test_describe_excludes_scaling_tensors(scaled_model, tmp_path):

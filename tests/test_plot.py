@@ -657,6 +657,18 @@ def test_latent_map_tsne_draws_the_tsne_map(tsne500) -> None:
     np.testing.assert_allclose(offsets_by_class(ax), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_is_score_tells_scores_from_classes() -> None:
+    # Public since the report's map uses it too (it imported a private name, issue 16): more
+    # than MAX_CLASSES (20) distinct floats are a score; fewer floats, or integers, are classes.
+    from aekit.plot.latent import MAX_CLASSES, is_score
+
+    assert MAX_CLASSES == 20
+    assert is_score(np.linspace(0.0, 1.0, 21)) is True
+    assert is_score(np.linspace(0.0, 1.0, 20)) is False
+    assert is_score(np.arange(21)) is False
+    assert is_score(np.array(["a", "b"] * 20)) is False
+
+
 def test_latent_map_coloured_by_a_score_has_a_colour_bar(data, ae2, tmp_path) -> None:
     X = data[0][:400]
     Z = ae2.transform(X)

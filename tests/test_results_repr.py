@@ -11,11 +11,12 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from aekit import VAE, Autoencoder
+from aekit._repr import MAX_ITEMS, result_repr
+from aekit.cli.demo import DemoResult
 from aekit.datasets import load_digits
 from aekit.tasks import (
     CompressionReport,
     CompressionRow,
-    DemoResult,
     DenoiseResult,
     Generation,
     QuantizedCodes,
@@ -24,7 +25,6 @@ from aekit.tasks import (
     quantize,
     run_denoise,
 )
-from aekit.tasks._repr import MAX_ITEMS, result_repr
 
 FAST = {"epochs": 2, "random_state": 0, "verbose": False}
 # Every result's repr fits in a few lines of a terminal, whatever the size of its arrays.

@@ -115,7 +115,7 @@ def test_dropout_sits_after_hidden_layers_only(digits):
         (dict(weight_decay=-1e-3), "weight_decay"),
         (dict(contractive="yes"), "contractive"),
         (dict(dropout=1.0), "dropout"),
-        (dict(noise="pink"), "unknown noise"),
+        (dict(noise="pink"), "noise='pink' is not valid"),
         (dict(noise="masking", noise_level=1.5), "probability"),
         (dict(architecture="conv", spatial_dims=4), "spatial_dims"),
         (dict(architecture="conv", upsample="bilinear"), "upsample"),

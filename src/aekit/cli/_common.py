@@ -55,7 +55,7 @@ def _kinds(names: Sequence[str]) -> str:
 def check_model_kind(verb: str, model: str | Path) -> str:
     """Refuse a model directory holding an estimator that ``verb`` cannot use; returns the
     estimator's name. Reads config.json only, so a wrong kind costs no weights and no data."""
-    from aekit.io.model_dir import read_config
+    from aekit.io.loading import read_config
 
     config = read_config(model)
     name = config.get("estimator")

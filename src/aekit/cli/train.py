@@ -169,6 +169,25 @@ def add_parser(subparsers: Any) -> None:
         default=argparse.SUPPRESS,
         help="train for all epochs and keep the last weights",
     )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save the training state in DIR every --checkpoint-every epochs and on Ctrl-C, "
+        "to continue with --resume DIR after a crash",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run checkpointed in DIR (same data and options; a fresh start "
+        "when DIR holds no checkpoint yet)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="epochs between checkpoints (1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -203,6 +222,25 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def _checkpoint_dir(args: argparse.Namespace) -> str | None:
+    """The checkpoint folder of ``--checkpoint`` / ``--resume``, checked before any work."""
+    from aekit.training.checkpoint import check_checkpoint_dir
+
+    if args.checkpoint_every < 1:
+        raise ValueError(
+            f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}"
+        )
+    if args.checkpoint and args.resume and Path(args.checkpoint) != Path(args.resume):
+        raise ValueError(
+            "give --checkpoint DIR for a new run or --resume DIR to continue one, not both"
+        )
+    folder = args.resume or args.checkpoint
+    if folder is None:
+        return None
+    check_checkpoint_dir(folder, resume=args.resume is not None)
+    return folder
+
+
 def run(args: argparse.Namespace) -> int:
     # Every mistake that can be seen before training is refused before reading DATA.
     check_paths(
@@ -213,19 +251,25 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--labels is an option of --model classifier")
     if args.model == "classifier" and not args.labels and args.data not in BUILTIN_LABELS:
         raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
+    checkpoint = _checkpoint_dir(args)
     params = estimator_params(args)
     check_device(params.get("device"))
     data = read_data(args)
     X = data.X
     ae = MODELS[args.model](**params)
     start = time.perf_counter()
+    resumable = {
+        "checkpoint": checkpoint,
+        "resume": args.resume is not None,
+        "checkpoint_every": args.checkpoint_every,
+    }
     if args.model == "classifier":
         y = read_labels(args, data)
         if y is None:
             raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
-        ae.fit(X, y)
+        ae.fit(X, y, **resumable)
     else:
-        ae.fit(X)
+        ae.fit(X, **resumable)
     elapsed = time.perf_counter() - start
     if hasattr(ae, "scaling_"):
         scaling = ae.scaling_

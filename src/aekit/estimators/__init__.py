@@ -1,5 +1,16 @@
 """scikit-learn style estimators; each owns its torch module as ``module_``."""
 
+from aekit.estimators._architectures import (
+    ARCHITECTURES,
+    Architecture,
+    Network,
+    conv_shape,
+    detector_architectures,
+    exportable_kinds,
+    recurrent_shape,
+    vae_architectures,
+)
+from aekit.estimators._family import BaseAutoencoder
 from aekit.estimators.autoencoder import Autoencoder
 from aekit.estimators.base import TorchEstimator
 from aekit.estimators.classifier import AutoencoderClassifier
@@ -15,10 +26,19 @@ ESTIMATORS: dict[str, type[TorchEstimator]] = {
 }
 
 __all__ = [
+    "ARCHITECTURES",
     "ESTIMATORS",
     "VAE",
     "AnomalyDetector",
+    "Architecture",
     "Autoencoder",
     "AutoencoderClassifier",
+    "BaseAutoencoder",
+    "Network",
     "TorchEstimator",
+    "conv_shape",
+    "detector_architectures",
+    "exportable_kinds",
+    "recurrent_shape",
+    "vae_architectures",
 ]

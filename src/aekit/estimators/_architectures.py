@@ -1,46 +1,28 @@
-"""How an estimator's parameters and training data become a module configuration.
+"""The architecture registry: one record per ``architecture=`` value.
 
-One entry per ``architecture``: how the sample shape is read (:func:`conv_shape` states the
-rule for convolutions), which features share a scaling (per channel for convolutional and
-recurrent networks) and how the config of :mod:`aekit.models` is filled in. The VAE uses the
-same entries with its own module classes.
+A record says how a sample is read for the network (the input rule: :func:`conv_shape` for
+convolutions, :func:`recurrent_shape` for sequences), which features share one scaling (per
+channel for convolutional and recurrent networks), how the module configuration of
+:mod:`aekit.models` is filled in from explicit settings (:class:`Network`), which module
+kinds it builds (its autoencoder and, if any, its VAE: keys of :data:`aekit.models.MODULES`),
+whether it exports to ONNX and whether an :class:`~aekit.AnomalyDetector` can use it for its
+members. Every other list of architectures (estimator choices, CLI help, ONNX export, the
+detector's choices) is derived from :data:`ARCHITECTURES`; adding an architecture is one entry
+here plus its module (tests/test_architectures.py shows a toy one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from aekit.data import in_unit_interval
-from aekit.models import (
-    ACTIVATIONS,
-    ConvConfig,
-    DenseConfig,
-    RecurrentConfig,
-    halving_widths,
-)
-from aekit.models.conv import UPSAMPLERS, default_channels
-from aekit.models.recurrent import CELLS
+from aekit.models import ConvConfig, DenseConfig, RecurrentConfig, halving_widths
+from aekit.models.conv import default_channels
 
 # Width of each recurrent layer when `hidden=None`.
 RECURRENT_HIDDEN = (64,)
-
-
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of {list(choices)}")
-
-
-def check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def check_fraction(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
 
 
 def conv_shape(input_shape: tuple[int, ...], spatial_dims: int | None) -> tuple[int, ...]:
@@ -52,6 +34,11 @@ def conv_shape(input_shape: tuple[int, ...], spatial_dims: int | None) -> tuple[
     how many trailing axes are spatial when the rank alone is ambiguous: ``spatial_dims=1``
     reads ``(C, L)`` as a C-channel signal, ``spatial_dims=3`` reads ``(D, H, W)`` as a
     one-channel volume. Axes in front of the channel axis are not allowed.
+
+    Examples
+    --------
+    >>> conv_shape((28, 28), None), conv_shape((3, 500), 1)
+    ((1, 28, 28), (3, 500))
     """
     rank = len(input_shape)
     if spatial_dims is None:
@@ -69,7 +56,13 @@ def conv_shape(input_shape: tuple[int, ...], spatial_dims: int | None) -> tuple[
 
 
 def recurrent_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
-    """Read one sample as a sequence ``(T, F)``: ``(T,)`` is a univariate window."""
+    """Read one sample as a sequence ``(T, F)``: ``(T,)`` is a univariate window.
+
+    Examples
+    --------
+    >>> recurrent_shape((50,)), recurrent_shape((50, 3))
+    ((50, 1), (50, 3))
+    """
     if len(input_shape) == 1:
         return (input_shape[0], 1)
     if len(input_shape) == 2:
@@ -79,98 +72,125 @@ def recurrent_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
     )
 
 
-class Resolved(NamedTuple):
-    """The ``"auto"`` choices of an estimator, resolved for its training data."""
+class Network(NamedTuple):
+    """The network settings of an estimator, the explicit input of the config builders
+    (parameters of the estimators, checked there; ``None`` and ``"auto"`` still to resolve)."""
+
+    latent_dim: int  # size of the code
+    hidden: tuple[int, ...] | None = None  # widths or channels; None: the architecture's rule
+    activation: str | None = "relu"  # hidden units; None or "linear" for a linear network
+    code_activation: str = "auto"  # see Autoencoder
+    output_activation: str = "auto"  # see Autoencoder
+    dropout: float = 0.0  # after every hidden layer
+    cell: str = "lstm"  # recurrent cell
+    bidirectional: bool = False  # recurrent layers reading both ways
+    spatial_dims: int | None = None  # trailing spatial axes of a conv sample
+    upsample: str = "transpose"  # conv decoder blocks
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> Network:
+        """The settings found among an estimator's ``params`` (others keep their default)."""
+        values = {k: params[k] for k in cls._fields if k in params}
+        if values.get("hidden") is not None:
+            values["hidden"] = tuple(int(w) for w in values["hidden"])
+        return cls(**values)
+
+
+class Activations(NamedTuple):
+    """The ``"auto"`` activations of a network, resolved for its training data."""
 
     activation: str
     code_activation: str
     output_activation: str
 
 
-def resolve_activations(est: Any, X: np.ndarray, deep: bool, sigmoid_code: bool) -> Resolved:
-    """Resolve ``activation``, ``code_activation`` and ``output_activation`` of ``est``.
+def resolve_activations(
+    network: Network, deep: bool, unit_interval: bool, sigmoid_code: bool
+) -> Activations:
+    """Resolve ``activation``, ``code_activation`` and ``output_activation``.
 
     ``deep``: the encoder has hidden layers, so an "auto" code is linear (Hinton &
     Salakhutdinov 2006); a shallow code is the hidden layer and takes ``activation``.
-    ``sigmoid_code``: the code must lie in (0, 1) (KL sparsity), so "auto" means sigmoid.
+    ``unit_interval``: the scaled training data lies in [0, 1], so an "auto" output of a
+    nonlinear network is a sigmoid. ``sigmoid_code``: the code must lie in (0, 1) (KL
+    sparsity), so an "auto" code is a sigmoid.
     """
-    activation = "linear" if est.activation is None else est.activation
-    check_choice("activation", activation, list(ACTIVATIONS))
+    activation = "linear" if network.activation is None else network.activation
     linear = activation == "linear"
-    code = est.code_activation
+    code = network.code_activation
     if code == "auto":
         if sigmoid_code:
             code = "sigmoid"
         else:
             code = activation if (not deep or linear) else "linear"
-    check_choice("code_activation", code, list(ACTIVATIONS))
-    output = est.output_activation
+    output = network.output_activation
     if output == "auto":
-        output = "sigmoid" if in_unit_interval(X) and not linear else "linear"
-    check_choice("output_activation", output, list(ACTIVATIONS))
-    return Resolved(activation, code, output)
+        output = "sigmoid" if unit_interval and not linear else "linear"
+    return Activations(activation, code, output)
 
 
-def _hidden(est: Any, default: Callable[[], tuple[int, ...]], what: str) -> tuple[int, ...]:
-    if est.hidden is None:
-        return default()
-    hidden = tuple(est.hidden)
-    for width in hidden:
-        check_positive_int(f"every {what} in hidden", width)
-    return tuple(int(w) for w in hidden)
-
-
-def _dense_config(est: Any, X: np.ndarray, shape: tuple[int, ...], sigmoid_code: bool) -> Any:
-    linear = est.activation in (None, "linear")
-    # Stacked linear layers compose to a single one, so a linear network stays shallow.
-    hidden = _hidden(
-        est, lambda: () if linear else halving_widths(X.shape[1], est.latent_dim), "width"
-    )
-    acts = resolve_activations(est, X, bool(hidden), sigmoid_code)
+def _dense_config(
+    network: Network, shape: tuple[int, ...], unit_interval: bool, sigmoid_code: bool
+) -> DenseConfig:
+    (n_features,) = shape
+    linear = network.activation in (None, "linear")
+    hidden = network.hidden
+    if hidden is None:
+        # Stacked linear layers compose to a single one, so a linear network stays shallow.
+        hidden = () if linear else halving_widths(n_features, network.latent_dim)
+    acts = resolve_activations(network, bool(hidden), unit_interval, sigmoid_code)
     return DenseConfig(
-        n_features=int(X.shape[1]),
-        latent_dim=int(est.latent_dim),
+        n_features=n_features,
+        latent_dim=int(network.latent_dim),
         hidden=hidden,
         activation=acts.activation,
         code_activation=acts.code_activation,
         output_activation=acts.output_activation,
-        dropout=float(est.dropout),
+        dropout=float(network.dropout),
     )
 
 
-def _conv_config(est: Any, X: np.ndarray, shape: tuple[int, ...], sigmoid_code: bool) -> Any:
-    check_choice("upsample", est.upsample, list(UPSAMPLERS))
-    hidden = _hidden(est, lambda: default_channels(shape), "channel count")
+def _layers(
+    network: Network, default: Callable[[], tuple[int, ...]], what: str, unit: str
+) -> tuple[int, ...]:
+    """``network.hidden``, or ``default()`` for None; refused when empty."""
+    hidden = default() if network.hidden is None else network.hidden
     if not hidden:
-        raise ValueError("a convolutional network needs at least one block: hidden=() is empty")
-    acts = resolve_activations(est, X, True, sigmoid_code)
+        raise ValueError(f"{what} needs at least one {unit}: hidden=() is empty")
+    return hidden
+
+
+def _conv_config(
+    network: Network, shape: tuple[int, ...], unit_interval: bool, sigmoid_code: bool
+) -> ConvConfig:
+    hidden = _layers(network, lambda: default_channels(shape), "a convolutional network", "block")
+    acts = resolve_activations(network, True, unit_interval, sigmoid_code)
     return ConvConfig(
         input_shape=shape,
-        latent_dim=int(est.latent_dim),
+        latent_dim=int(network.latent_dim),
         hidden=hidden,
         activation=acts.activation,
         code_activation=acts.code_activation,
         output_activation=acts.output_activation,
-        upsample=est.upsample,
-        dropout=float(est.dropout),
+        upsample=network.upsample,
+        dropout=float(network.dropout),
     )
 
 
-def _recurrent_config(est: Any, X: np.ndarray, shape: tuple[int, ...], sigmoid_code: bool) -> Any:
-    check_choice("cell", est.cell, list(CELLS))
-    hidden = _hidden(est, lambda: RECURRENT_HIDDEN, "width")
-    if not hidden:
-        raise ValueError("a recurrent network needs at least one layer: hidden=() is empty")
-    acts = resolve_activations(est, X, True, sigmoid_code)
+def _recurrent_config(
+    network: Network, shape: tuple[int, ...], unit_interval: bool, sigmoid_code: bool
+) -> RecurrentConfig:
+    hidden = _layers(network, lambda: RECURRENT_HIDDEN, "a recurrent network", "layer")
+    acts = resolve_activations(network, True, unit_interval, sigmoid_code)
     return RecurrentConfig(
         input_shape=(int(shape[0]), int(shape[1])),
-        latent_dim=int(est.latent_dim),
+        latent_dim=int(network.latent_dim),
         hidden=hidden,
-        cell=est.cell,
-        bidirectional=bool(est.bidirectional),
+        cell=network.cell,
+        bidirectional=bool(network.bidirectional),
         code_activation=acts.code_activation,
         output_activation=acts.output_activation,
-        dropout=float(est.dropout),
+        dropout=float(network.dropout),
     )
 
 
@@ -189,18 +209,63 @@ def _feature_groups(shape: tuple[int, ...]) -> np.ndarray:
 
 
 class Architecture(NamedTuple):
-    shape: Callable[[Any, tuple[int, ...]], tuple[int, ...]]  # (est, sample shape) -> net shape
-    groups: Callable[[tuple[int, ...]], np.ndarray | None]  # features scaled together
-    config: Callable[..., Any]  # (est, scaled X, net shape, sigmoid_code) -> module config
+    """One ``architecture=`` value: its input rule, scaling groups, config and modules."""
+
+    # (sample shape, spatial_dims) -> the shape the network reads a sample as
+    read: Callable[[tuple[int, ...], int | None], tuple[int, ...]]
+    # network shape -> group of each feature for the scaling (None: one per feature)
+    groups: Callable[[tuple[int, ...]], np.ndarray | None]
+    # (network, network shape, data in [0, 1], code must be a sigmoid) -> module config
+    config: Callable[[Network, tuple[int, ...], bool, bool], Any]
+    module: str  # key of aekit.models.MODULES of its autoencoder
+    vae_module: str | None = None  # key of its VAE module, None when a VAE cannot take it
+    onnx: bool = False  # aekit.io.export_onnx exports its modules
+    detector: bool = False  # an AnomalyDetector can use it for its ensemble members
 
 
-# `architecture=` -> how to build it.
 ARCHITECTURES: dict[str, Architecture] = {
-    "dense": Architecture(lambda est, shape: (int(np.prod(shape)),), _no_groups, _dense_config),
+    "dense": Architecture(
+        lambda shape, spatial_dims: (int(np.prod(shape)),),
+        _no_groups,
+        _dense_config,
+        module="dense",
+        vae_module="vae-dense",
+        onnx=True,
+        detector=True,
+    ),
     "conv": Architecture(
-        lambda est, shape: conv_shape(shape, est.spatial_dims), _channel_groups, _conv_config
+        conv_shape,
+        _channel_groups,
+        _conv_config,
+        module="conv",
+        vae_module="vae-conv",
+        onnx=True,
+        detector=True,
     ),
     "recurrent": Architecture(
-        lambda est, shape: recurrent_shape(shape), _feature_groups, _recurrent_config
+        lambda shape, spatial_dims: recurrent_shape(shape),
+        _feature_groups,
+        _recurrent_config,
+        module="recurrent",
+        onnx=True,
     ),
 }
+
+
+def vae_architectures() -> list[str]:
+    """The architectures a VAE can take."""
+    return [name for name, a in ARCHITECTURES.items() if a.vae_module is not None]
+
+
+def detector_architectures() -> list[str]:
+    """The architectures of an AnomalyDetector's members (besides ``"auto"``)."""
+    return [name for name, a in ARCHITECTURES.items() if a.detector]
+
+
+def exportable_kinds() -> list[str]:
+    """The module kinds that :func:`aekit.io.export_onnx` exports."""
+    kinds = []
+    for a in ARCHITECTURES.values():
+        if a.onnx:
+            kinds += [a.module] + ([a.vae_module] if a.vae_module else [])
+    return kinds

@@ -3,35 +3,21 @@ parameters (architecture, regularisers, noise), not from a class per variant."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import TransformerMixin
-from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted
 
-from aekit._text import plural
-from aekit.data import (
-    check_dense,
-    check_samples,
-    fit_scaling,
-    in_unit_interval,
-    input_dtype,
-)
-from aekit.estimators._architectures import (
-    ARCHITECTURES,
-    check_choice,
-    check_fraction,
-    check_positive_int,
-)
-from aekit.estimators.base import TorchEstimator
-from aekit.losses import LOSSES, LossOutput, resolve_loss
+from aekit._validation import Boolean, Constraint, Options, OrNone, Real
+from aekit.estimators._architectures import ARCHITECTURES
+from aekit.estimators._family import FAMILY_CONSTRAINTS, BaseAutoencoder, Objective
+from aekit.estimators._plan import Plan
+from aekit.losses import LOSSES, LossOutput
 from aekit.losses.regularizers import SPARSITY, jacobian_frobenius, weight_penalty
-from aekit.models import MODULES
-from aekit.noise import check_noise, corrupt
-from aekit.training import TrainConfig, default_batch_size, seeded, train
+from aekit.models import ACTIVATIONS
+from aekit.models.recurrent import CELLS
+from aekit.noise import NOISES, check_noise, corrupt
 
 # Weight of each sparsity penalty when `sparsity_weight=None`. The reconstruction losses are
 # means over features, so these weights are small beside the per-sum figures of the
@@ -41,16 +27,8 @@ from aekit.training import TrainConfig, default_batch_size, seeded, train
 # epochs, 0.03 gave 0.060 for +46% and 0.01 gave 0.069 for +34%: larger weights buy little.
 SPARSITY_WEIGHTS: dict[str, float] = {"l1": 1e-4, "kl": 0.01}
 
-Objective = Callable[..., LossOutput]
 
-
-def _check_weight(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
-class Autoencoder(TransformerMixin, TorchEstimator):
+class Autoencoder(BaseAutoencoder):
     """Autoencoder x -> z = f(x) -> x_hat = g(z), trained to minimise L(x, x_hat) + penalties.
 
     The encoder f and decoder g are stacks of layers y = x W^T + b (or convolutions, or
@@ -292,63 +270,46 @@ class Autoencoder(TransformerMixin, TorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _json_state = (*TorchEstimator._json_state, "loss_", "batch_size_")
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        **FAMILY_CONSTRAINTS,
+        "architecture": Options(ARCHITECTURES),
+        "code_activation": Options(["auto", *ACTIVATIONS]),
+        "output_activation": Options(["auto", *ACTIVATIONS]),
+        "loss": Options(["auto", *LOSSES]),
+        "sparsity": Options([None, *SPARSITY]),
+        "sparsity_target": Real(0, 1, closed="neither"),
+        "sparsity_weight": OrNone(Real(0)),
+        "contractive": Real(0),
+        "noise": Options([None, *NOISES]),
+        "noise_level": OrNone(Real(0)),
+        "cell": Options(list(CELLS)),
+        "bidirectional": Boolean(),
+    }
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
-        tags = super().__sklearn_tags__()
-        # The network computes in float32, whatever precision comes in.
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
-
-    # ------------------------------------------------------------------ fitting
-    def _module_kind(self) -> str:
-        """Key of :data:`aekit.models.MODULES` for the fitted network."""
-        return self.architecture
-
-    def _module_config(self, X: np.ndarray) -> Any:
-        """Resolve the ``"auto"`` choices for training data ``X`` (scaled rows)."""
-        check_positive_int("latent_dim", self.latent_dim)
-        check_fraction("dropout", self.dropout)
-        architecture = ARCHITECTURES[self.architecture]
-        shape = architecture.shape(self, self.input_shape_)
-        config = architecture.config(self, X, shape, self.sparsity == "kl")
-        if self.sparsity == "kl" and config.code_activation != "sigmoid":
-            raise ValueError(
-                "sparsity='kl' compares mean code activations with a target in (0, 1), so the "
-                f"code units must lie in (0, 1); code_activation={config.code_activation!r} "
-                "does not. Use code_activation='sigmoid' (or 'auto'), or sparsity='l1'"
-            )
-        return config
+    def _plan_settings(self) -> dict[str, Any]:
+        return {"loss": self.loss, "sigmoid_code": self.sparsity == "kl"}
 
     def _penalties(self) -> dict[str, float]:
-        """The weights of the penalties in use, checked."""
+        """The weights of the penalties in use."""
         weights: dict[str, float] = {}
         if self.sparsity is not None:
-            check_choice("sparsity", self.sparsity, [None, *SPARSITY])
-            if self.sparsity == "kl" and not (
-                isinstance(self.sparsity_target, (int, float)) and 0 < self.sparsity_target < 1
-            ):
-                raise ValueError(f"sparsity_target must be in (0, 1), got {self.sparsity_target!r}")
             weight = self.sparsity_weight
             weights["sparsity"] = (
-                SPARSITY_WEIGHTS[self.sparsity]
-                if weight is None
-                else _check_weight("sparsity_weight", weight)
+                SPARSITY_WEIGHTS[self.sparsity] if weight is None else float(weight)
             )
         for name in ("weight_decay", "contractive"):
-            value = _check_weight(name, getattr(self, name))
-            if value > 0:
-                weights[name] = value
+            if getattr(self, name) > 0:
+                weights[name] = float(getattr(self, name))
         return weights
 
-    def _objective(self, X: np.ndarray) -> Objective:
-        """The training objective for scaled training data ``X``: reconstruction of the clean
-        input from a corrupted one (with ``noise``) plus the weighted penalties."""
+    def _objective(self, plan: Plan) -> Objective:
+        """Reconstruction of the clean input from a corrupted one (with ``noise``) plus the
+        weighted penalties."""
         weights = self._penalties()
         level = check_noise(self.noise, self.noise_level)
         # Data in [0, 1] stays there under corruption (pixels); other data is unbounded.
-        low, high = (0.0, 1.0) if in_unit_interval(X) else (None, None)
-        noise, loss = self.noise, LOSSES[self.loss_]
+        low, high = (0.0, 1.0) if plan.unit_interval else (None, None)
+        noise, loss = self.noise, LOSSES[plan.loss]
         target = float(self.sparsity_target)
         sparsity = SPARSITY[self.sparsity] if self.sparsity is not None else None
 
@@ -373,137 +334,3 @@ class Autoencoder(TransformerMixin, TorchEstimator):
             return LossOutput(total, {k: v.detach() for k, v in terms.items()})
 
         return objective
-
-    def _train_config(self, n_train: int) -> TrainConfig:
-        """The training settings for ``n_train`` training samples; sets ``batch_size_``."""
-        self.batch_size_ = (
-            default_batch_size(n_train) if self.batch_size is None else self.batch_size
-        )
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size_,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            early_stopping=bool(self.early_stopping),
-            patience=self.patience,
-            verbose=bool(self.verbose),
-            desc=type(self).__name__,
-        )
-
-    def _split(
-        self, X: np.ndarray, validation_data: Any, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        if validation_data is not None:
-            X_val, _ = check_samples(self, validation_data, reset=False)
-            return X, self._scale(X_val)
-        fraction = self.validation_fraction
-        if not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
-            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-        n_val = round(fraction * X.shape[0])
-        if n_val < 1 or n_val >= X.shape[0]:
-            return X, None
-        perm = np.random.RandomState(seed).permutation(X.shape[0])
-        return X[perm[n_val:]], X[perm[:n_val]]
-
-    def fit(self, X: Any, y: Any = None, *, validation_data: Any = None) -> Autoencoder:
-        """Train the autoencoder on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, *sample_shape)
-            Training data: a 2-D table (array, list or DataFrame) or a stack of images.
-        y : ignored
-        validation_data : array-like, optional
-            Held-out data of the same shape; monitored instead of a ``validation_fraction``
-            split.
-
-        Returns
-        -------
-        self : Autoencoder
-        """
-        for attr in ("module_", "scaling_"):
-            self.__dict__.pop(attr, None)
-        dtype = input_dtype(X)  # before validation casts it to float32
-        X, _ = self._validate(X, reset=True)
-        check_choice("architecture", self.architecture, list(ARCHITECTURES))
-        architecture = ARCHITECTURES[self.architecture]
-        groups = architecture.groups(architecture.shape(self, self.input_shape_))
-        seed = self._draw_seed()
-        self.scaling_ = fit_scaling(X, self.scaling, groups, dtype)
-        X = self._scale(X)
-        config = self._module_config(X)
-        self.loss_ = resolve_loss(self.loss, config.output_activation)
-        objective = self._objective(X)
-        X_train, X_val = self._split(X, validation_data, seed)
-        train_config = self._train_config(len(X_train))
-        device = self._resolve_device()
-        _, module_cls = MODULES[self._module_kind()]
-        with seeded(seed, device):
-            module = module_cls(config).to(device)
-            result = train(
-                module,
-                objective,
-                [torch.from_numpy(X_train).to(device)],
-                train_config,
-                val_data=None if X_val is None else [torch.from_numpy(X_val).to(device)],
-            )
-        self.module_ = module
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        return self
-
-    # ---------------------------------------------------------------- inference
-    def _output(self, x: torch.Tensor) -> Any:
-        """The network's deterministic output for scaled rows ``x`` (B, D) at inference."""
-        return self.module_(x)
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Encode ``X`` into codes of shape ``(n_samples, latent_dim)``.
-
-        Raises a ValueError naming the rows whose values overflow float32 on the way (once
-        scaled, or in the network), whose codes would be NaN or infinite; the same holds for
-        every inference method.
-        """
-        X, _ = self._validate(X, reset=False)
-        return self._infer(self.module_.encode, X)
-
-    def inverse_transform(self, X: Any) -> np.ndarray:
-        """Decode codes ``(n_samples, latent_dim)`` into data of the training samples' shape."""
-        check_is_fitted(self, "module_")
-        check_dense(X)
-        Z = check_array(X, dtype=np.float32)
-        if Z.shape[1] != self.module_.config.latent_dim:
-            raise ValueError(
-                f"codes have {plural(Z.shape[1], 'column')}, but {type(self).__name__} has "
-                f"latent_dim={self.module_.config.latent_dim}"
-            )
-        out = self._unscale(self._map_batches(self.module_.decode, np.ascontiguousarray(Z)))
-        return self._finite(out).reshape(Z.shape[0], *self.input_shape_)
-
-    def reconstruct(self, X: Any) -> np.ndarray:
-        """Return x_hat = g(f(x)) for every sample, in the shape of ``X``."""
-        X, shape = self._validate(X, reset=False)
-        out = self._map_batches(lambda x: self._output(x).x_hat, self._scale_finite(X))
-        return self._finite(self._unscale(out)).reshape(X.shape[0], *shape)
-
-    def denoise(self, X: Any) -> np.ndarray:
-        """Return g(f(x_tilde)) for noisy samples x_tilde, in the shape of ``X``.
-
-        The same computation as :meth:`reconstruct`, named for its use: a model trained with
-        ``noise`` maps corrupted inputs back towards clean ones.
-        """
-        return self.reconstruct(X)
-
-    def reconstruction_error(self, X: Any) -> np.ndarray:
-        """Per-sample value of the training loss, shape ``(n_samples,)``.
-
-        The mean over features of the binary cross-entropy or squared error, computed where the
-        network works (after ``scaling_``), so features weigh alike.
-        """
-        X, _ = self._validate(X, reset=False)
-        loss = LOSSES[self.loss_]
-        return self._infer(lambda x: loss(self._output(x), x), X)
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Minus the mean reconstruction error (higher is better, for model selection)."""
-        return -float(np.mean(self.reconstruction_error(X)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -14,8 +15,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from aekit._validation import Constraint, check_params
 from aekit.data import Scaling, check_samples, nonfinite_rows, refuse_nonfinite
-from aekit.training import resolve_device
+from aekit.training import (
+    Checkpoint,
+    TrainConfig,
+    TrainResult,
+    default_batch_size,
+    resolve_device,
+    seeded,
+    train,
+)
 
 # Inference is batch-independent: a row's result does not depend on the rows computed with it,
 # nor on how many there are (at a fixed thread count, on one device). Three things in the
@@ -173,6 +183,15 @@ class TorchEstimator(BaseEstimator):
     batch and are the exception).
     """
 
+    # What the estimator can do, declared so that the report and the CLI read it instead of
+    # probing for methods: "encode" (transform gives codes), "reconstruct" (reconstruct,
+    # reconstruction_error), "generate" (sample, interpolate), "likelihood" (elbo), "classify"
+    # (predict, predict_proba), "score" (anomaly scores and a threshold).
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    # Parameter -> what it may be (aekit._validation); checked first thing in fit.
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
+
     # Fitted attributes written to config.json (JSON values) by `aekit.io.save`.
     _json_state: tuple[str, ...] = ("n_features_in_", "input_shape_", "history_", "best_epoch_")
     # Fitted numpy arrays written beside the weights in model.safetensors.
@@ -189,6 +208,105 @@ class TorchEstimator(BaseEstimator):
 
     def _draw_seed(self) -> int:
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    # ------------------------------------------------------------- the fit pipeline
+    def _begin_fit(self, *fitted: str) -> None:
+        """Forget an earlier fit (``module_``, ``scaling_`` and the ``fitted`` attributes),
+        then check every parameter against ``_parameter_constraints``: the first step of every
+        ``fit``, before any data work."""
+        for attr in ("module_", "scaling_", *fitted):
+            self.__dict__.pop(attr, None)
+        check_params(self.get_params(deep=False), self._parameter_constraints)
+
+    def _open_checkpoint(
+        self,
+        checkpoint: str | Path | None,
+        resume: bool,
+        every: int,
+        data: Sequence[np.ndarray | None],
+    ) -> tuple[int, Checkpoint | None]:
+        """The fit's seed, and its checkpoint folder when ``checkpoint`` is given.
+
+        A checkpoint records the run's plan (estimator, parameters, a SHA-256 of the training
+        ``data``) and its seed; resuming takes the saved seed, so a run with
+        ``random_state=None`` continues as it began.
+        """
+        if not isinstance(resume, bool):
+            raise ValueError(f"resume must be True or False, got {resume!r}")
+        if checkpoint is None:
+            if resume:
+                raise ValueError("resume=True needs checkpoint=DIR, the folder to resume from")
+            return self._draw_seed(), None
+        digest = hashlib.sha256()
+        shapes = []
+        for array in data:
+            if array is not None:
+                array = np.ascontiguousarray(array)
+                shapes.append([*array.shape, str(array.dtype)])
+                digest.update(memoryview(array).cast("B"))
+        params = {
+            k: v if isinstance(v, (str, int, float, bool, type(None), list, tuple)) else repr(v)
+            for k, v in self.get_params(deep=False).items()
+            if k != "verbose"
+        }
+        plan = {
+            "estimator": type(self).__name__,
+            "params": params,
+            "data": {"shapes": shapes, "sha256": digest.hexdigest()},
+        }
+        opened = Checkpoint(checkpoint, plan, self._draw_seed(), every=every, resume=resume)
+        return opened.seed, opened
+
+    def _train_config(self, n_train: int, **settings: Any) -> TrainConfig:
+        """The engine settings for ``n_train`` training samples: the estimator's own
+        ``epochs``, ``batch_size`` (or its size-aware default), ``lr``, ... overridden by
+        ``settings``."""
+        batch_size = getattr(self, "batch_size", None)
+        values: dict[str, Any] = {
+            "epochs": int(self.epochs),
+            "batch_size": default_batch_size(n_train) if batch_size is None else int(batch_size),
+            "lr": self.lr,
+            "optimizer": getattr(self, "optimizer", "adam"),
+            "early_stopping": bool(getattr(self, "early_stopping", True)),
+            "patience": int(self.patience),
+            "verbose": bool(self.verbose),
+            "desc": type(self).__name__,
+        }
+        values.update(settings)
+        return TrainConfig(**values)
+
+    def _tensors(self, *arrays: np.ndarray | None) -> list[torch.Tensor] | None:
+        """``arrays`` as tensors on the fitted device (``None`` when the first is ``None``)."""
+        if arrays[0] is None:
+            return None
+        return [torch.from_numpy(np.ascontiguousarray(a)).to(self.device_) for a in arrays]
+
+    def _fit_network(
+        self,
+        build: Callable[[], torch.nn.Module],
+        objective: Callable[..., Any],
+        train_data: list[torch.Tensor],
+        config: TrainConfig,
+        seed: int,
+        val_data: list[torch.Tensor] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> TrainResult:
+        """Build the module under ``seed`` and train it: sets ``module_``, ``history_`` and
+        ``best_epoch_``. The one build-and-train step of every single-stage estimator."""
+        with seeded(seed, self.device_):
+            module = build().to(self.device_)
+            result = train(
+                module,
+                objective,
+                train_data,
+                config,
+                val_data=val_data,
+                checkpoint=None if checkpoint is None else checkpoint.stage("fit"),
+            )
+        self.module_ = module
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        return result
 
     def _resolve_device(self) -> torch.device:
         self.device_ = resolve_device(self.device)
@@ -260,11 +378,32 @@ class TorchEstimator(BaseEstimator):
                 outputs.append(out.cpu().numpy())
         return np.concatenate(outputs, axis=0)
 
+    def image_shape(self) -> tuple[int, int] | None:
+        """The ``(h, w)`` of the fitted samples when they are one-channel images, else ``None``.
+
+        Samples fitted as ``(h, w)`` or ``(1, h, w)`` are images; rows of a table (``(d,)``),
+        even with a square ``d``, and multi-channel samples are not.
+        """
+        check_is_fitted(self, "module_")
+        shape = tuple(self.input_shape_)
+        if len(shape) == 3 and shape[0] == 1:
+            shape = shape[1:]
+        return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
+
+    def loss_name(self) -> str | None:
+        """The training loss in words (``"bce"``, ``"negative ELBO, bernoulli likelihood"``),
+        as ``aekit info`` says it of the saved model."""
+        from aekit.io.model_dir import loss_name
+
+        return loss_name(vars(self))
+
     def save(self, path: str | Path) -> Path:
         """Save the fitted model to the directory ``path`` (see :func:`aekit.io.save`).
 
         Returns the path of the directory.
         """
-        from aekit.io import save
+        # The model format sits below the estimators; aekit.io (the package) also holds
+        # loading and ONNX export, which sit above them.
+        from aekit.io.model_dir import save
 
         return save(self, path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -16,37 +18,20 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
 from aekit._text import plural
+from aekit._validation import Boolean, Constraint, Integer, Options, OrNone, Real, Widths
 from aekit.data import check_samples, fit_scaling, in_unit_interval, input_dtype
+from aekit.data.scaling import SCALINGS
 from aekit.estimators.base import TorchEstimator
 from aekit.losses import LOSSES, LossOutput
 from aekit.models import ACTIVATIONS, DenseAutoencoder, DenseConfig
 from aekit.models.classifier import StackedClassifier, StackedConfig
-from aekit.noise import check_noise, corrupt
-from aekit.training import TrainConfig, default_batch_size, seeded, train
+from aekit.noise import NOISES, check_noise, corrupt
+from aekit.training import OPTIMIZERS, Checkpoint, TrainConfig, seeded, train
 
 # Hidden widths when `hidden=None`: two layers, wide enough for MNIST's 1.6% target (1.54% and
 # 1.51% test error with seeds 0 and 1) and small enough to pretrain and fine-tune on one CPU
 # thread in under 2.5 minutes (benchmarks/stacked_mnist.py); (1000, 1000) costs 3x per epoch.
 DEFAULT_HIDDEN = (512, 256)
-
-# Samples per forward pass when computing the codes a layer above is pretrained on.
-_CODES_BATCH = 4096
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of {list(choices)}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
-
-
-def _check_probability(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
 
 
 def _denoising_objective(
@@ -76,10 +61,10 @@ def _classification_objective(
 
 
 @torch.no_grad()
-def _codes(encoder: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _codes(encoder: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """The encoder's output for every row of x (N, D), batched: the next layer's data."""
     encoder.eval()
-    return torch.cat([encoder(x[s : s + _CODES_BATCH]) for s in range(0, len(x), _CODES_BATCH)])
+    return torch.cat([encoder(x[s : s + batch_size]) for s in range(0, len(x), batch_size)])
 
 
 class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
@@ -256,6 +241,23 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         "batch_size_",
         "pretrain_batch_size_",
     )
+    capabilities = frozenset({"encode", "classify"})
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "hidden": Widths("width"),
+        "activation": Options(list(ACTIVATIONS)),
+        "dropout": Real(0, 1),
+        "noise": Options([None, *NOISES]),
+        "noise_level": OrNone(Real(0)),
+        "pretrain_epochs": Integer(0),
+        "epochs": Integer(1),
+        "batch_size": OrNone(Integer(1)),
+        "lr": Real(0, closed="neither"),
+        "optimizer": Options(list(OPTIMIZERS)),
+        "validation_fraction": Real(0, 1),
+        "early_stopping": Boolean(),
+        "patience": Integer(1),
+        "scaling": Options(["auto", None, *SCALINGS]),
+    }
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -271,12 +273,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
             super()._set_state(name, value)
 
     # ------------------------------------------------------------------ fitting
-    def _module_config(self, n_features: int, n_classes: int) -> StackedConfig:
+    def _stacked_config(self, n_features: int, n_classes: int) -> StackedConfig:
         hidden = DEFAULT_HIDDEN if self.hidden is None else tuple(self.hidden)
-        for width in hidden:
-            _check_int("every width in hidden", width, 1)
-        _check_choice("activation", self.activation, list(ACTIVATIONS))
-        _check_probability("dropout", self.dropout)
         return StackedConfig(
             n_features=n_features,
             hidden=tuple(int(w) for w in hidden),
@@ -284,21 +282,6 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
             activation=self.activation,
             dropout=float(self.dropout),
         )
-
-    def _check_params(self) -> float:
-        """Validate what fit needs before any training starts; return the noise level."""
-        level = check_noise(self.noise, self.noise_level)
-        _check_int("pretrain_epochs", self.pretrain_epochs, 0)
-        for name in ("epochs", "patience"):
-            _check_int(name, getattr(self, name), 1)
-        if self.batch_size is not None:
-            _check_int("batch_size", self.batch_size, 1)
-        fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not (
-            isinstance(fraction, (int, float)) and 0 <= fraction < 1
-        ):
-            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-        return level
 
     def _check_targets(self, y: Any, n_samples: int) -> np.ndarray:
         if y is None:
@@ -340,35 +323,24 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         )
         return X_train, y_train, X_val, y_val
 
-    def _batch_size(self, n_samples: int) -> int:
-        """Samples per step for a stage trained on ``n_samples`` samples."""
-        return default_batch_size(n_samples) if self.batch_size is None else int(self.batch_size)
-
-    def _train_config(
-        self, epochs: int, early_stopping: bool, desc: str, batch_size: int
-    ) -> TrainConfig:
-        return TrainConfig(
-            epochs=int(epochs),
-            batch_size=batch_size,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            early_stopping=early_stopping,
-            patience=int(self.patience),
-            verbose=bool(self.verbose),
-            desc=desc,
-        )
-
     def _pretrain(
-        self, module: StackedClassifier, X: np.ndarray, level: float, device: torch.device
+        self,
+        module: StackedClassifier,
+        X: np.ndarray,
+        level: float,
+        unit_interval: bool,
+        train_config: TrainConfig,
+        checkpoint: Checkpoint | None,
     ) -> list[dict[str, Any]]:
-        """Greedy layer-wise pretraining of ``module``'s hidden layers on the rows of ``X``."""
+        """Greedy layer-wise pretraining of ``module``'s hidden layers on the rows of ``X``
+        (``unit_interval``: they lie in [0, 1]); each layer is a checkpoint stage."""
         history: list[dict[str, Any]] = []
         config = module.config
-        codes = torch.from_numpy(X).to(device)  # (N, D): the data of the bottom layer
+        codes = torch.from_numpy(X).to(self.device_)  # (N, D): the data of the bottom layer
         for i, width in enumerate(config.hidden):
             # Pixels (or sigmoid codes) in [0, 1]: sigmoid output and cross-entropy; anything
             # else (z-scored data, ReLU codes): linear output and squared error.
-            bounded = in_unit_interval(X) if i == 0 else config.activation == "sigmoid"
+            bounded = unit_interval if i == 0 else config.activation == "sigmoid"
             layer_ae = DenseAutoencoder(
                 DenseConfig(
                     n_features=codes.shape[1],
@@ -377,7 +349,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
                     code_activation=config.activation,
                     output_activation="sigmoid" if bounded else "linear",
                 )
-            ).to(device)
+            ).to(self.device_)
             objective = functools.partial(
                 _denoising_objective,
                 loss="bce" if bounded else "mse",
@@ -386,24 +358,21 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
                 low=0.0 if bounded else None,
                 high=1.0 if bounded else None,
             )
+            stage = f"pretrain-{i + 1}"
             result = train(
                 layer_ae,
                 objective,
                 [codes],
-                self._train_config(
-                    self.pretrain_epochs,
-                    False,
-                    f"pretrain layer {i + 1}",
-                    self.pretrain_batch_size_,
-                ),
+                dataclasses.replace(train_config, desc=f"pretrain layer {i + 1}"),
+                checkpoint=None if checkpoint is None else checkpoint.stage(stage),
             )
             module.layer(i).load_state_dict(layer_ae.encoder[0].state_dict())
             history.extend(
-                {"stage": f"pretrain-{i + 1}", "layer": i + 1, "n_samples": len(codes), **r}
+                {"stage": stage, "layer": i + 1, "n_samples": len(codes), **r}
                 for r in result.history
             )
             if i + 1 < len(config.hidden):
-                codes = _codes(layer_ae.encoder, codes)  # (N, width)
+                codes = _codes(layer_ae.encoder, codes, train_config.eval_batch_size)  # (N, width)
         return history
 
     def fit(
@@ -413,6 +382,9 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         X_unlabeled: Any = None,
         *,
         validation_data: tuple[Any, Any] | None = None,
+        checkpoint: str | Path | None = None,
+        resume: bool = False,
+        checkpoint_every: int = 1,
     ) -> AutoencoderClassifier:
         """Pretrain layer by layer on ``X`` and ``X_unlabeled``, then fine-tune on ``(X, y)``.
 
@@ -428,13 +400,17 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         validation_data : tuple (X_val, y_val), optional
             Held-out labelled data monitored during fine-tuning instead of a
             ``validation_fraction`` split; not used for pretraining.
+        checkpoint, resume, checkpoint_every
+            Save the training state to a folder and resume from it: see
+            :meth:`aekit.Autoencoder.fit`. Each pretrained layer and the fine-tuning are
+            stages of the checkpoint; a resumed fit skips the finished ones.
 
         Returns
         -------
         self : AutoencoderClassifier
         """
-        for attr in ("module_", "scaling_", "classes_"):
-            self.__dict__.pop(attr, None)
+        self._begin_fit("classes_")
+        level = check_noise(self.noise, self.noise_level)
         # The one dtype of X and X_unlabeled as given, before validation casts them to float32.
         dtypes = {input_dtype(A) for A in (X, X_unlabeled) if A is not None}
         dtype = dtypes.pop() if len(dtypes) == 1 else None
@@ -446,47 +422,48 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes; y has only one "
                 f"class: {self.classes_[0]!r}"
             )
-        level = self._check_params()
-        config = self._module_config(X.shape[1], len(self.classes_))
+        config = self._stacked_config(X.shape[1], len(self.classes_))
         if X_unlabeled is not None:
             X_unlabeled, _ = check_samples(self, X_unlabeled, reset=False)
             pool = np.concatenate([X, X_unlabeled])
         else:
             pool = X
-        seed = self._draw_seed()
-        self.scaling_ = fit_scaling(pool, self.scaling, dtype=dtype)
-        X, pool = self._scale(X), self._scale(pool)
-
+        X_val = y_val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (X_val, y_val)")
             X_val, _ = check_samples(self, validation_data[0], reset=False)
-            y_val = self._check_targets(validation_data[1], X_val.shape[0])
-            X_train, y_train = X, y_index
-            X_val, y_val = self._scale(X_val), self._encode_targets(y_val)
+            y_val = self._encode_targets(self._check_targets(validation_data[1], X_val.shape[0]))
+        seed, opened = self._open_checkpoint(
+            checkpoint, resume, checkpoint_every, [X, y_index, X_unlabeled, X_val, y_val]
+        )
+        self.scaling_ = fit_scaling(pool, self.scaling, dtype=dtype)
+        X, pool = self._scale(X), self._scale(pool)
+        if X_val is not None:
+            X_train, y_train, X_val = X, y_index, self._scale(X_val)
         else:
             X_train, y_train, X_val, y_val = self._split(X, y_index, seed)
 
         device = self._resolve_device()
-        self.pretrain_batch_size_ = self._batch_size(len(pool))
-        self.batch_size_ = self._batch_size(len(X_train))
-        finetune = self._train_config(
-            self.epochs, bool(self.early_stopping), "fine-tune", self.batch_size_
-        )
+        pretrain = self._train_config(len(pool), epochs=self.pretrain_epochs, early_stopping=False)
+        finetune = self._train_config(len(X_train), desc="fine-tune")
+        self.pretrain_batch_size_ = pretrain.batch_size
+        self.batch_size_ = finetune.batch_size
         with seeded(seed, device):
             module = StackedClassifier(config).to(device)
             pretrain_history = (
-                self._pretrain(module, pool, level, device) if self.pretrain_epochs > 0 else []
+                self._pretrain(module, pool, level, in_unit_interval(pool), pretrain, opened)
+                if self.pretrain_epochs > 0
+                else []
             )
             del pool
             result = train(
                 module,
                 _classification_objective,
-                [torch.from_numpy(X_train).to(device), torch.from_numpy(y_train).to(device)],
+                self._tensors(X_train, y_train),  # type: ignore[arg-type]
                 finetune,
-                val_data=None
-                if X_val is None
-                else [torch.from_numpy(X_val).to(device), torch.from_numpy(y_val).to(device)],
+                val_data=self._tensors(X_val, y_val),
+                checkpoint=None if opened is None else opened.stage("finetune"),
             )
         self.module_ = module
         self.pretrain_history_ = pretrain_history

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -13,6 +14,14 @@ from sklearn.base import TransformerMixin
 from sklearn.covariance import ledoit_wolf
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._validation import (
+    Constraint,
+    Integer,
+    Options,
+    OrNone,
+    Real,
+    Widths,
+)
 from aekit.data import (
     check_dense,
     check_samples,
@@ -20,11 +29,10 @@ from aekit.data import (
     nonfinite_rows,
 )
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
-from aekit.estimators._architectures import ARCHITECTURES, check_choice, check_positive_int
+from aekit.estimators._architectures import ARCHITECTURES, Network, detector_architectures
 from aekit.estimators.base import TorchEstimator
 from aekit.losses import LossOutput
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, mahalanobis
-from aekit.training import TrainConfig, default_batch_size, seeded, train
 
 # Widest [code, residual] vector whose Gaussian keeps a full covariance with
 # `covariance="auto"`; wider ones (large images) keep its diagonal: a full one would hold
@@ -46,12 +54,6 @@ def _dense_widths(n_features: int) -> tuple[tuple[int, ...], int]:
     a code of about a quarter (at least 2)."""
     latent = max(2, math.ceil(n_features / 4))
     return (max(latent + 1, math.ceil(n_features / 2)),), latent
-
-
-def _check_fraction(name: str, value: Any, upper: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= upper:
-        raise ValueError(f"{name} must be a number in (0, {upper}], got {value!r}")
-    return float(value)
 
 
 def _gaussian(
@@ -280,6 +282,27 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.verbose = verbose
 
     _json_state = (*TorchEstimator._json_state, "threshold_", "trim_", "batch_size_")
+    capabilities = frozenset({"encode", "score"})
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "contamination": Real(0, 0.5, closed="right"),
+        "n_estimators": Integer(1),
+        "architecture": Options(lambda: ["auto", *detector_architectures()]),
+        "hidden": Widths("width"),
+        "latent_dim": OrNone(Integer(1)),
+        "window": OrNone(Integer(1)),
+        "stride": OrNone(Integer(1)),
+        "trim": OrNone(Real(0, 0.5, closed="right")),
+        "covariance": Options(["auto", "full", "diag"]),
+        "epochs": Integer(1),
+        "batch_size": OrNone(Integer(1)),
+        "lr": Real(0, closed="neither"),
+        "patience": Integer(1),
+    }
+
+    def image_shape(self) -> tuple[int, int] | None:
+        """As for every estimator; ``None`` for a series (``window``), whose samples are steps."""
+        return None if self.window else super().image_shape()
+
     _array_state = ("gaussian_mean_", "gaussian_precision_", "decision_scores_", "labels_")
 
     # ------------------------------------------------------------------ helpers
@@ -302,7 +325,6 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
                 )
             rows, _ = check_samples(self, X, reset=reset, min_samples=2 if reset else 1)
             return rows, None
-        check_positive_int("window", self.window)
         series = np.asarray(X)
         if series.ndim not in (1, 2):
             raise ValueError(
@@ -314,16 +336,24 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         return rows, len(series)
 
     def _kind(self) -> str:
-        check_choice("architecture", self.architecture, ["auto", "dense", "conv"])
         if self.architecture != "auto":
             return self.architecture
         return "conv" if len(self.input_shape_) in (2, 3) and self.window is None else "dense"
 
+    def _network(self) -> Network:
+        """Settings of convolutional members: small ones, with a linear output (the members
+        reconstruct z-scored data)."""
+        return Network(
+            latent_dim=CONV_LATENT if self.latent_dim is None else int(self.latent_dim),
+            hidden=CONV_HIDDEN if self.hidden is None else tuple(int(w) for w in self.hidden),
+            output_activation="linear",
+        )
+
     def _groups(self, kind: str) -> np.ndarray | None:
         """Features that share one scaling: each channel of an image or of a series."""
-        if kind == "conv":
-            conv = ARCHITECTURES["conv"]
-            return conv.groups(conv.shape(self._conv_proxy(), self.input_shape_))
+        if kind != "dense":
+            record = ARCHITECTURES[kind]
+            return record.groups(record.read(self.input_shape_, None))
         if self.window is not None and len(self.input_shape_) == 2:
             steps, channels = self.input_shape_
             return np.tile(np.arange(channels), steps)  # (W * F,), time-major like the rows
@@ -331,36 +361,21 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
             return np.zeros(self.n_features_in_, dtype=int)  # one channel over every step
         return None
 
-    def _conv_proxy(self) -> Any:
-        from aekit.estimators.autoencoder import Autoencoder
-
-        return Autoencoder(
-            architecture="conv",
-            hidden=CONV_HIDDEN if self.hidden is None else self.hidden,
-            latent_dim=CONV_LATENT if self.latent_dim is None else self.latent_dim,
-            output_activation="linear",
-        )
-
-    def _module_config(self, kind: str, X: np.ndarray) -> EnsembleConfig:
+    def _ensemble_config(self, kind: str, X: np.ndarray) -> EnsembleConfig:
         n_features = int(X.shape[1])
-        if kind == "conv":
-            proxy = self._conv_proxy()
-            check_positive_int("latent_dim", proxy.latent_dim)
-            conv = ARCHITECTURES["conv"]
-            config = conv.config(proxy, X, conv.shape(proxy, self.input_shape_), False)
+        if kind != "dense":
+            record, network = ARCHITECTURES[kind], self._network()
+            config = record.config(network, record.read(self.input_shape_, None), False, False)
             return EnsembleConfig(
                 n_members=int(self.n_estimators),
                 n_features=n_features,
-                latent_dim=int(proxy.latent_dim),
+                latent_dim=int(network.latent_dim),
                 conv=config,
             )
         hidden, latent = _dense_widths(n_features)
         if self.hidden is not None:
             hidden = tuple(self.hidden)
-            for width in hidden:
-                check_positive_int("every width in hidden", width)
         if self.latent_dim is not None:
-            check_positive_int("latent_dim", self.latent_dim)
             latent = int(self.latent_dim)
         return EnsembleConfig(
             n_members=int(self.n_estimators),
@@ -383,7 +398,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         V = self._map_batches(lambda x: self.module_.describe(x).transpose(0, 1), rows)
         return np.ascontiguousarray(V.transpose(1, 0, 2))
 
-    def _folds(self, n: int) -> list[np.ndarray]:
+    def _folds(self, n: int, seed: int) -> list[np.ndarray]:
         """Rows of each calibration fold: contiguous blocks for a series (neighbouring windows
         overlap), a seeded shuffle otherwise; none when there are too few rows."""
         k = min(CALIBRATION_FOLDS, n // 2)
@@ -391,10 +406,12 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
             return []
         order = np.arange(n)
         if self.window is None:
-            order = np.random.RandomState(self._draw_seed()).permutation(n)
+            order = np.random.RandomState(seed).permutation(n)
         return np.array_split(order, k)
 
-    def _fit_gaussians(self, rows: np.ndarray, covariance: str, stride: int) -> np.ndarray:
+    def _fit_gaussians(
+        self, rows: np.ndarray, covariance: str, stride: int, seed: int
+    ) -> np.ndarray:
         """Fit one Gaussian per member over [code, residual] of the training samples it
         reconstructs best (all but the ``trim_`` share); return honest scores of ``rows``.
 
@@ -409,7 +426,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         n = V.shape[1]
         fit_rows = np.arange(0, n, stride)  # the windows the networks were trained on
         errors = np.square(V[:, fit_rows, self.module_.config.latent_dim :]).mean(2)  # (M, n_fit)
-        folds = self._folds(n)
+        folds = self._folds(n, seed)
         margin = 0 if self.window is None else int(self.window) - 1
         means, precisions = [], []
         scores = np.zeros((len(V), n))
@@ -462,7 +479,15 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         return steps
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        checkpoint: str | Path | None = None,
+        resume: bool = False,
+        checkpoint_every: int = 1,
+    ) -> AnomalyDetector:
         """Train the ensemble on ``X`` (assumed mostly normal) and set the threshold.
 
         Parameters
@@ -470,58 +495,42 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         X : array-like of shape (n_samples, n_features), (n_samples, *image_shape), or a
             series (T,) / (T, F) with ``window``
         y : ignored
+        checkpoint, resume, checkpoint_every
+            Save the training state to a folder and resume from it: see
+            :meth:`aekit.Autoencoder.fit`.
 
         Returns
         -------
         self : AnomalyDetector
         """
-        for attr in ("module_", "scaling_"):
-            self.__dict__.pop(attr, None)
-        contamination = _check_fraction("contamination", self.contamination, 0.5)
-        self.trim_ = contamination if self.trim is None else _check_fraction("trim", self.trim, 0.5)
-        check_positive_int("n_estimators", self.n_estimators)
-        check_choice("covariance", self.covariance, ["auto", "full", "diag"])
-        if self.batch_size is not None:
-            check_positive_int("batch_size", self.batch_size)
+        self._begin_fit()
+        contamination = float(self.contamination)
+        self.trim_ = contamination if self.trim is None else float(self.trim)
         rows, n_steps = self._rows(X, reset=True)
         kind = self._kind()
         self.scaling_ = fit_scaling(rows, "standard", self._groups(kind))
         scaled = self._scale(rows)
-        config = self._module_config(kind, scaled)
+        config = self._ensemble_config(kind, scaled)
         covariance = self.covariance
         if covariance == "auto":
             covariance = "full" if config.n_scored <= FULL_COVARIANCE_MAX else "diag"
         stride = 1
         if self.window is not None:
-            if self.stride is not None:
-                check_positive_int("stride", self.stride)
             stride = max(1, int(self.window) // 32) if self.stride is None else int(self.stride)
         train_rows = scaled[::stride]  # (n_train, D): neighbouring windows differ by one step
-        self.batch_size_ = (
-            default_batch_size(len(train_rows)) if self.batch_size is None else self.batch_size
+        train_config = self._train_config(len(train_rows))
+        self.batch_size_ = train_config.batch_size
+        self._resolve_device()
+        seed, opened = self._open_checkpoint(checkpoint, resume, checkpoint_every, [rows])
+        self._fit_network(
+            lambda: EnsembleAutoencoder(config),
+            _trimmed_objective(self.trim_),
+            self._tensors(train_rows),  # type: ignore[arg-type]
+            train_config,
+            seed,
+            checkpoint=opened,
         )
-        train_config = TrainConfig(
-            epochs=self.epochs,
-            batch_size=int(self.batch_size_),
-            lr=self.lr,
-            patience=self.patience,
-            verbose=bool(self.verbose),
-            desc=type(self).__name__,
-        )
-        device = self._resolve_device()
-        seed = self._draw_seed()
-        with seeded(seed, device):
-            module = EnsembleAutoencoder(config).to(device)
-            result = train(
-                module,
-                _trimmed_objective(self.trim_),
-                [torch.from_numpy(np.ascontiguousarray(train_rows)).to(device)],
-                train_config,
-            )
-        self.module_ = module
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        scores = self._fit_gaussians(scaled, covariance, stride)
+        scores = self._fit_gaussians(scaled, covariance, stride, seed)
         if n_steps is not None:
             scores = window_scores_to_steps(scores, n_steps, int(self.window), 1)
         self.decision_scores_ = scores

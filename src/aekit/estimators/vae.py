@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from aekit.data import check_dense, in_unit_interval
-from aekit.estimators._architectures import check_choice, check_positive_int
-from aekit.estimators.autoencoder import Autoencoder, Objective, _check_weight
+from aekit._validation import Constraint, Integer, Options, Real, check_value
+from aekit.data import check_dense
+from aekit.estimators._architectures import Network, vae_architectures
+from aekit.estimators._family import FAMILY_CONSTRAINTS, BaseAutoencoder, Objective
+from aekit.estimators._plan import Plan
 from aekit.losses import LossOutput
 from aekit.losses.regularizers import weight_penalty
 from aekit.models import AutoencoderOutput
-from aekit.models.vae import LIKELIHOOD_OUTPUTS, LIKELIHOODS, elbo_terms, log_likelihood
+from aekit.models.layers import ACTIVATIONS
+from aekit.models.vae import LIKELIHOODS, elbo_terms, log_likelihood
 from aekit.training import seeded
-
-# Architectures a VAE can take; the key of `aekit.models.MODULES` is "vae-" + architecture.
-VAE_ARCHITECTURES = ("dense", "conv")
 
 # How `binarize` turns [0, 1] data into binary data: "dynamic" draws x ~ Bernoulli(pixel) afresh
 # for every batch of every epoch (the binarized-MNIST protocol of Salakhutdinov & Murray 2008,
@@ -28,7 +27,7 @@ VAE_ARCHITECTURES = ("dense", "conv")
 BINARIZE = (None, "dynamic")
 
 
-class VAE(Autoencoder):
+class VAE(BaseAutoencoder):
     """Variational autoencoder (Kingma & Welling 2014) with a Gaussian posterior q(z|x).
 
     The encoder maps x to the mean mu(x) and log-variance log sigma^2(x) of q(z|x) =
@@ -112,21 +111,6 @@ class VAE(Autoencoder):
     True
     """
 
-    # Autoencoder parameters a VAE does not take: its code layer emits the unbounded (mu,
-    # log sigma^2), its output is the mean of p(x|z), its loss is the negative ELBO, and noise
-    # or sparsity penalties are not part of the model. Class attributes, not parameters.
-    code_activation = "linear"
-    output_activation = "auto"
-    loss = "auto"
-    sparsity = None
-    sparsity_target = 0.05
-    sparsity_weight = None
-    contractive = 0.0
-    noise = None
-    noise_level = None
-    cell = "lstm"
-    bidirectional = False
-
     def __init__(
         self,
         *,
@@ -176,43 +160,38 @@ class VAE(Autoencoder):
         self.random_state = random_state
         self.verbose = verbose
 
-    _json_state = (*Autoencoder._json_state, "likelihood_")
+    _json_state = (*BaseAutoencoder._json_state, "likelihood_")
+    capabilities = frozenset({"encode", "reconstruct", "generate", "likelihood"})
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        **FAMILY_CONSTRAINTS,
+        "architecture": Options(vae_architectures),
+        "activation": Options(
+            [a for a in ACTIVATIONS if a != "linear"],
+            hint="a VAE needs a nonlinear activation for its hidden layers",
+        ),
+        "likelihood": Options(["auto", *LIKELIHOODS]),
+        "beta": Real(0),
+        "binarize": Options(list(BINARIZE)),
+    }
 
     # ------------------------------------------------------------------ fitting
-    def _module_kind(self) -> str:
-        return f"vae-{self.architecture}"
+    def _network(self) -> Network:
+        # The code layer emits the unbounded (mu, log sigma^2), and the output is the mean of
+        # p(x|z), set from the likelihood by the plan.
+        return Network.of(self.get_params(deep=False))._replace(code_activation="linear")
 
-    def _module_config(self, X: np.ndarray) -> Any:
-        check_choice("architecture", self.architecture, list(VAE_ARCHITECTURES))
-        if self.activation in (None, "linear"):
-            raise ValueError(
-                "a VAE needs a nonlinear activation for its hidden layers; "
-                f"got activation={self.activation!r}"
-            )
-        check_choice("likelihood", self.likelihood, ["auto", *LIKELIHOODS])
-        check_choice("binarize", self.binarize, list(BINARIZE))
-        unit = in_unit_interval(X)
-        likelihood = self.likelihood
-        if likelihood == "auto":
-            likelihood = "bernoulli" if unit else "gaussian"
-        if likelihood == "bernoulli" and not unit:
-            raise ValueError(
-                "likelihood='bernoulli' models data in [0, 1], but the (scaled) training data "
-                "leaves it; use likelihood='gaussian' or scaling='minmax'"
-            )
-        if self.binarize is not None and likelihood != "bernoulli":
+    def _plan_settings(self) -> dict[str, Any]:
+        return {"likelihood": self.likelihood}
+
+    def _objective(self, plan: Plan) -> Objective:
+        if self.binarize is not None and plan.likelihood != "bernoulli":
             raise ValueError(
                 f"binarize={self.binarize!r} draws binary data for a Bernoulli likelihood; "
-                f"the likelihood is {likelihood!r}"
+                f"the likelihood is {plan.likelihood!r}"
             )
-        self.likelihood_ = likelihood
-        config = super()._module_config(X)
-        return dataclasses.replace(config, output_activation=LIKELIHOOD_OUTPUTS[likelihood])
-
-    def _objective(self, X: np.ndarray) -> Objective:
-        beta = _check_weight("beta", self.beta)
-        decay = _check_weight("weight_decay", self.weight_decay)
-        likelihood, binarize = self.likelihood_, self.binarize is not None
+        self.likelihood_ = plan.likelihood
+        beta, decay = float(self.beta), float(self.weight_decay)
+        likelihood, binarize = plan.likelihood, self.binarize is not None
 
         def objective(module: torch.nn.Module, x: torch.Tensor) -> LossOutput:
             if binarize and module.training:  # validation data was binarized once, in _split
@@ -227,9 +206,9 @@ class VAE(Autoencoder):
         return objective
 
     def _split(
-        self, X: np.ndarray, validation_data: Any, seed: int
+        self, X: np.ndarray, X_val: np.ndarray | None, seed: int
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        X_train, X_val = super()._split(X, validation_data, seed)
+        X_train, X_val = super()._split(X, X_val, seed)
         if self.binarize is not None and X_val is not None:
             rng = np.random.RandomState(seed)
             X_val = (rng.random_sample(X_val.shape) < X_val).astype(np.float32)
@@ -289,7 +268,7 @@ class VAE(Autoencoder):
         more memory than K = 100. For binarized MNIST, pass one fixed binary sample of the test
         set: ``(rng.random_sample(X.shape) < X)``. Shape ``(n_samples_of_X,)``.
         """
-        check_positive_int("n_samples", n_samples)
+        check_value("n_samples", n_samples, Integer(1))
         likelihood = self.likelihood_
         values = self._seeded_map(
             lambda x: log_likelihood(self.module_, x, likelihood, int(n_samples)),
@@ -309,7 +288,7 @@ class VAE(Autoencoder):
         Returns the means (pixel probabilities for a Bernoulli likelihood, which is what one
         shows as images) in the shape of the training samples, ``(n, *sample_shape)``.
         """
-        check_positive_int("n", n)
+        check_value("n", n, Integer(1))
         latent = self.module_.config.latent_dim
         Z = check_random_state(random_state).standard_normal((int(n), latent))
         return self.inverse_transform(Z.astype(np.float32))
@@ -321,7 +300,7 @@ class VAE(Autoencoder):
         Returns ``steps`` decoded points from ``a``'s code to ``b``'s, shape
         ``(steps, *sample_shape)``.
         """
-        check_positive_int("steps", steps)
+        check_value("steps", steps, Integer(1))
         if int(steps) < 2:
             raise ValueError(f"steps must be at least 2 (both ends), got {steps!r}")
         codes = []

@@ -2,6 +2,11 @@
 
 Names are imported on first use (PEP 562): the ONNX exporter needs torch, reading a model's
 description does not (``aekit info`` answers without loading torch).
+
+The package spans two layers (pyproject.toml's import-linter contract): ``atomic``, ``schema``
+and ``model_dir`` (the model format and ``save``) sit below the estimators, ``loading``
+(``load``, ``read_config``, ``describe``: they rebuild estimators by name) and ``onnx`` above
+them. Library code imports the module it needs, not this package.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ _LAZY: dict[str, str] = {
     "HISTORY": "aekit.io.model_dir",
     "WEIGHTS": "aekit.io.model_dir",
     "check_model_output": "aekit.io.model_dir",
-    "describe": "aekit.io.model_dir",
-    "load": "aekit.io.model_dir",
-    "read_config": "aekit.io.model_dir",
+    "describe": "aekit.io.loading",
+    "load": "aekit.io.loading",
+    "read_config": "aekit.io.loading",
     "save": "aekit.io.model_dir",
     "ExportResult": "aekit.io.onnx",
     "check_export_output": "aekit.io.onnx",
@@ -25,16 +30,8 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from aekit.io.model_dir import (
-        CONFIG,
-        HISTORY,
-        WEIGHTS,
-        check_model_output,
-        describe,
-        load,
-        read_config,
-        save,
-    )
+    from aekit.io.loading import describe, load, read_config
+    from aekit.io.model_dir import CONFIG, HISTORY, WEIGHTS, check_model_output, save
     from aekit.io.onnx import ExportResult, check_export_output, export_onnx
 
 

@@ -17,6 +17,12 @@ trusts nothing in it:
   checksum existed carry none and are read without this check), and every weight and scaling
   array must be finite (scales also positive).
 
+This module knows the format, not the estimator classes: it sits below
+:mod:`aekit.estimators` (whose ``save`` calls :func:`save` here), and the functions that
+rebuild an estimator by its name (:func:`aekit.io.loading.load`, ``read_config``,
+``describe``) sit above them in :mod:`aekit.io.loading`; the layers are checked by
+import-linter (pyproject.toml).
+
 Writing is crash-safe (:func:`aekit.io.atomic.atomic_directory`): the model is written to a
 fresh directory beside the target, fsynced, and swapped in; a kill at any moment leaves the old
 or the new model at the path (a load that finds the path missing puts the old one back), and
@@ -30,6 +36,7 @@ import inspect
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +54,7 @@ from aekit._untrusted import (
     read_exactly,
     read_json,
 )
+from aekit._version import __version__
 from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
 from aekit.io.schema import (
     DataclassSpec,
@@ -219,10 +227,13 @@ def _module_width(config: Any) -> int:
     return math.prod(config.input_shape)
 
 
-def _parse_config(config: dict[str, Any], described: Path | str) -> _Model:
+def _parse_config(
+    config: dict[str, Any], described: Path | str, estimators: Mapping[str, type]
+) -> _Model:
     """Check every field of a config.json (format already checked); raise ValueError naming
-    the first bad field."""
-    from aekit.estimators import ESTIMATORS
+    the first bad field. ``estimators`` maps the names config.json may give to their classes:
+    the registry (:data:`aekit.estimators.ESTIMATORS`) when loading, the estimator's own
+    class when saving (this module sits below the estimators and does not import them)."""
     from aekit.models import MODULES
 
     def bad(message: str) -> ValueError:
@@ -235,7 +246,7 @@ def _parse_config(config: dict[str, Any], described: Path | str) -> _Model:
                 "format_version": Int(min=0),
                 "aekit_version": Str(max_len=200),
                 "torch_version": Str(max_len=200),
-                "estimator": Str(choices=tuple(ESTIMATORS)),
+                "estimator": Str(choices=tuple(estimators)),
                 "params": IsObject(),
                 "state": IsObject(),
                 "module": Object(
@@ -249,7 +260,7 @@ def _parse_config(config: dict[str, Any], described: Path | str) -> _Model:
             open=True,
         )
         top.check(config, "")
-        cls = ESTIMATORS[config["estimator"]]
+        cls = estimators[config["estimator"]]
         params = _params_spec(cls).check(config["params"], "params")
         names = set(cls._json_state) - {"history_"} | {"scaling_", "feature_names_in_"}
         specs = _state_specs()
@@ -583,8 +594,8 @@ def save(estimator: Any, path: str | Path) -> Path:
 
     An existing aekit model at ``path`` is replaced; any other non-empty directory or a file is
     refused before anything is written, so a mistyped path cannot wipe unrelated data. The
-    replacement is crash-safe: after a kill at any moment, :func:`load` gives the old or the
-    new model. config.json records the SHA-256 of model.safetensors.
+    replacement is crash-safe: after a kill at any moment, :func:`aekit.io.load` gives the old
+    or the new model. config.json records the SHA-256 of model.safetensors.
 
     Raises
     ------
@@ -597,8 +608,6 @@ def save(estimator: Any, path: str | Path) -> Path:
     from safetensors.torch import save as serialize
     from sklearn.utils.validation import check_is_fitted
 
-    import aekit
-    from aekit.estimators import ESTIMATORS
     from aekit.models import module_kind
 
     check_is_fitted(estimator, "module_")
@@ -628,7 +637,7 @@ def save(estimator: Any, path: str | Path) -> Path:
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "aekit_version": aekit.__version__,
+        "aekit_version": __version__,
         "torch_version": torch.__version__,
         "estimator": type(estimator).__name__,
         "params": _jsonable(estimator.get_params(deep=False)),
@@ -642,13 +651,14 @@ def save(estimator: Any, path: str | Path) -> Path:
     if table is not None:
         config["table"] = table.to_json()
     history = _jsonable(estimator.history_)
-    if ESTIMATORS.get(type(estimator).__name__) is type(estimator):
-        # What load would refuse is refused now, while the fitted model is still at hand.
-        _parse_config(config, "the fitted model's configuration")
-        try:
-            HISTORY_SPEC.check(history, "history")
-        except ValueError as exc:
-            raise ValueError(f"cannot save the fitted model's {exc}") from None
+    # What load would refuse is refused now, while the fitted model is still at hand.
+    _parse_config(
+        config, "the fitted model's configuration", {type(estimator).__name__: type(estimator)}
+    )
+    try:
+        HISTORY_SPEC.check(history, "history")
+    except ValueError as exc:
+        raise ValueError(f"cannot save the fitted model's {exc}") from None
 
     # Serialised in memory: hashed without reading the file back, and written by plain open()
     # (safetensors' save_file writes a private 0600 temporary file, ignoring the umask).
@@ -698,20 +708,6 @@ def read_format_json(
     return data
 
 
-def _read_model_config(path: Path) -> tuple[dict[str, Any], _Model]:
-    config = read_format_json(path, CONFIG, FORMAT, FORMAT_VERSION, "model", "model configuration")
-    return config, _parse_config(config, path / CONFIG)
-
-
-def read_config(path: str | Path) -> dict[str, Any]:
-    """Read and check a model directory's config.json; raise ValueError if it is not one.
-
-    Every field is checked (see :mod:`aekit.io.schema`); the file is read only if it is a
-    regular file of at most 1 MB.
-    """
-    return _read_model_config(_locate(path))[0]
-
-
 def _read_history(path: Path) -> list[dict[str, Any]]:
     """history.json (an empty history when absent), at most 16 MB, checked."""
     if not path.exists() and not path.is_symlink():
@@ -723,106 +719,29 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
         raise ValueError(f"{path} is damaged: {exc}") from None
 
 
-def load(path: str | Path, device: str | None = None) -> Any:
-    """Load an estimator saved with ``save``.
+def loss_name(state: Mapping[str, Any]) -> str | None:
+    """The training loss of a fitted estimator in words, from its fitted state.
 
-    Everything is checked before use (see the module's description): a damaged or hostile
-    directory gives a ``ValueError`` that names the file and the field, never a model that
-    answers wrong. If ``path`` is missing because a save was killed between its two renames,
-    the previous model is put back and loaded.
+    The one wording of each loss: :func:`aekit.io.describe` reads it from config.json's
+    ``state`` without torch, an estimator from its own attributes (``vars(estimator)``).
 
     Parameters
     ----------
-    path : str or Path
-        The model directory.
-    device : str, optional
-        Where to put the module; defaults to the saved ``device`` parameter (``"auto"`` picks
-        the best device of this machine).
+    state : mapping
+        Fitted attributes by name (``loss_``, ``likelihood_``, ``trim_``, ``classes_``).
 
-    Raises
-    ------
-    FileNotFoundError
-        When there is no model at ``path``.
-    ValueError
-        When ``path`` is not a complete, intact aekit model.
+    Returns
+    -------
+    str or None
+        ``None`` when the state names no loss.
 
     Examples
     --------
-    >>> import aekit, tempfile
-    >>> from aekit.datasets import load_digits
-    >>> X, _ = load_digits()
-    >>> ae = aekit.Autoencoder(latent_dim=2, epochs=2, random_state=0).fit(X)
-    >>> path = ae.save(tempfile.mkdtemp() + "/model")
-    >>> bool((aekit.load(path).transform(X) == ae.transform(X)).all())
-    True
+    >>> loss_name({"loss_": "bce", "likelihood_": "bernoulli"})
+    'negative ELBO, bernoulli likelihood'
+    >>> loss_name({"loss_": "mse"})
+    'mse'
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_tensors
-
-    from aekit.data import Scaling
-    from aekit.training import resolve_device
-
-    path = _locate(path)
-    _, model = _read_model_config(path)
-    weights = path / WEIGHTS
-    header = _read_header(weights)
-    _check_tensors(header, model, weights)
-    history = _read_history(path / HISTORY)
-    # Read once: the header check bounds the file to its tensors; hashed and parsed from memory.
-    with open_regular(weights, "model weights") as f:
-        data = f.read()
-    _verify_checksum(weights, model.weights_sha256, data)
-    try:
-        tensors = load_tensors(data)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ValueError(
-            f"{weights} is damaged or not a safetensors file ({exc}); {_NEVER_UNPICKLES}"
-        ) from None
-    _check_finite(tensors, weights)
-
-    def bad(field: str, exc: Exception) -> ValueError:
-        return ValueError(f"{path / CONFIG}: {field}: {exc}")
-
-    try:
-        estimator = model.estimator_cls(**model.params)
-    except Exception as exc:  # an estimator's __init__ only stores: any failure is the file's
-        raise bad("params", exc) from None
-    for name in estimator._json_state:
-        if name in model.state:
-            try:
-                estimator._set_state(name, model.state[name])
-            except Exception as exc:
-                raise bad(f"state.{name}", exc) from None
-    for name in estimator._array_state:
-        setattr(estimator, name, tensors[f"state.{name}"].numpy())
-    if "feature_names_in_" in model.state:
-        estimator.feature_names_in_ = np.asarray(model.state["feature_names_in_"], dtype=object)
-    estimator.scaling_ = None
-    if model.state.get("scaling_"):
-        estimator.scaling_ = Scaling(
-            model.state["scaling_"],
-            tensors["scaling.offset"].numpy(),
-            tensors["scaling.scale"].numpy(),
-        )
-    estimator.history_ = history
-    if model.table is not None:
-        estimator.table_ = model.table
-    try:
-        module = model.module_cls(model.module_config)
-        module.load_state_dict(
-            {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
-        )
-    except RuntimeError as exc:
-        raise ValueError(f"{weights} does not match the model in {CONFIG}: {exc}") from None
-    try:
-        estimator.device_ = resolve_device(device if device is not None else estimator.device)
-    except (TypeError, RuntimeError) as exc:
-        raise bad("params.device", exc) from None
-    estimator.module_ = module.to(estimator.device_).eval()
-    return estimator
-
-
-def loss_name(state: dict[str, Any]) -> str | None:
     # A VAE's loss is the negative ELBO under its likelihood, not loss_ (the per-feature
     # error that reconstruction_error reports); a detector's is a trimmed squared error; a
     # classifier's the cross-entropy of its softmax head.
@@ -833,105 +752,3 @@ def loss_name(state: dict[str, Any]) -> str | None:
     if state.get("classes_") is not None and not state.get("loss_"):
         return "cross-entropy"
     return state.get("loss_")
-
-
-# What describe(check=False) reads from config.json, checked without torch: the fields it
-# reports, each against its own spec.
-_QUICK_TOP = Object(
-    {
-        "estimator": Str(max_len=200),
-        "params": IsObject(),
-        "state": IsObject(),
-        "module": Object(
-            {"kind": Str(max_len=200), "config": IsObject()},
-            required=frozenset({"kind", "config"}),
-        ),
-        "weights_sha256": Str(max_len=64),
-        "table": IsObject(),
-    },
-    required=frozenset({"estimator", "params", "state", "module"}),
-    open=True,
-)
-# The fitted attributes the summary shows (others, such as classes_, are not read).
-_QUICK_STATE = {
-    "input_shape_": ListOf(Int(min=1), min_len=1, max_len=8),
-    "best_epoch_": Optional(Int(min=0)),
-    "scaling_": Optional(Str(max_len=100)),
-    "loss_": Optional(Str(max_len=100)),
-    "likelihood_": Optional(Str(max_len=100)),
-    "trim_": Optional(Number(min=0.0, max=1.0)),
-}
-
-
-def describe(path: str | Path, *, check: bool = True) -> dict[str, Any]:
-    """Summarise a saved model without building it: configuration, size, training outcome.
-
-    With ``check`` (the default) the model is checked as :func:`load` checks it (schema,
-    tensor shapes against the configuration, checksum), which imports torch. With
-    ``check=False`` only what the summary reports is checked: the fields it shows, the weights
-    file's header and its SHA-256 against config.json's; torch is not imported, so the answer
-    is immediate (``aekit info``). No weights are read into memory; history.json is read up to
-    16 MB.
-
-    Examples
-    --------
-    >>> from aekit.io import describe
-    >>> describe("my-model")["n_parameters"]  # doctest: +SKIP
-    50992
-    """
-    path = _locate(path)
-    weights = path / WEIGHTS
-    if check:
-        config, model = _read_model_config(path)
-        state, sha = model.state, model.weights_sha256
-        header = _read_header(weights)
-        _check_tensors(header, model, weights)
-    else:
-        config = read_format_json(
-            path, CONFIG, FORMAT, FORMAT_VERSION, "model", "model configuration"
-        )
-        try:
-            _QUICK_TOP.check(config, "")
-            state = {
-                name: spec.check(config["state"][name], f"state.{name}")
-                for name, spec in _QUICK_STATE.items()
-                if name in config["state"]
-            }
-            if "input_shape_" not in state:
-                raise ValueError("state.input_shape_: missing")
-            sha = config.get("weights_sha256")
-            if sha is not None and (
-                len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)
-            ):
-                raise ValueError(f"weights_sha256: expected 64 hex digits, got {sha!r}")
-        except ValueError as exc:
-            raise ValueError(f"{path / CONFIG} does not describe an aekit model: {exc}") from None
-        header = _read_header(weights)
-    _verify_checksum(weights, sha)
-    n_parameters = sum(math.prod(t.shape) for k, t in header.items() if k.startswith("module."))
-    history = _read_history(path / HISTORY)
-    best = state.get("best_epoch_") or len(history)
-    final = history[best - 1] if 1 <= best <= len(history) else {}
-    return {
-        "path": str(path),
-        "estimator": config["estimator"],
-        "kind": config["module"]["kind"],
-        "module": config["module"]["config"],
-        "params": config["params"],
-        "n_parameters": n_parameters,
-        "input_shape": state.get("input_shape_"),
-        "loss": loss_name(state),
-        "scaling": state.get("scaling_"),
-        "table": config.get("table"),
-        "epochs_trained": len(history),
-        "best_epoch": best,
-        "final": {
-            k: v
-            for k, v in final.items()
-            if k.startswith(("loss", "val_loss")) and isinstance(v, (int, float))
-        },
-        "aekit_version": config.get("aekit_version"),
-        "torch_version": config.get("torch_version"),
-        "weights_sha256": sha,
-        "checked": "everything load checks" if check else "config fields shown, checksum",
-    }

@@ -53,8 +53,6 @@ GRAPHS: dict[str, tuple[str, str, str]] = {
     "model": ("x", "x_hat", "reconstruct"),
 }
 
-# Keys of `aekit.models.MODULES` that export: the stacked classifier is no autoencoder.
-EXPORTABLE_KINDS = ("dense", "conv", "recurrent", "vae-dense", "vae-conv")
 
 EXPORTERS = ("auto", "torchscript", "dynamo")
 
@@ -131,8 +129,8 @@ class _Graph(nn.Module):
 
 def _resolve_estimator(estimator_or_model_dir: Any) -> tuple[Any, str]:
     """The estimator to export, as a CPU copy, and its module kind; ValueError if unsupported."""
-    from aekit.estimators import Autoencoder
-    from aekit.io import load
+    from aekit.estimators import BaseAutoencoder, exportable_kinds
+    from aekit.io.loading import load
     from aekit.models import module_kind
 
     if isinstance(estimator_or_model_dir, (str, os.PathLike)):
@@ -140,7 +138,7 @@ def _resolve_estimator(estimator_or_model_dir: Any) -> tuple[Any, str]:
     else:
         estimator = estimator_or_model_dir
     name = type(estimator).__name__
-    if not isinstance(estimator, Autoencoder):
+    if not isinstance(estimator, BaseAutoencoder):
         raise ValueError(
             "export_onnx exports aekit Autoencoder and VAE models (or their saved model "
             f"directories); {a_or_an(name)} cannot be exported to ONNX"
@@ -151,10 +149,11 @@ def _resolve_estimator(estimator_or_model_dir: Any) -> tuple[Any, str]:
         kind = module_kind(estimator.module_)
     except ValueError:
         kind = type(estimator.module_).__name__
-    if kind not in EXPORTABLE_KINDS:
+    exportable = exportable_kinds()  # from the architecture registry
+    if kind not in exportable:
         raise ValueError(
             f"{a_or_an(name)} with a {kind!r} network cannot be exported to ONNX; exportable "
-            f"networks: {', '.join(EXPORTABLE_KINDS)}"
+            f"networks: {', '.join(exportable)}"
         )
     # A shallow copy whose network is a CPU copy: exporting never touches the caller's
     # estimator, and the check compares with the CPU computation the graphs reproduce (a GPU
@@ -536,12 +535,12 @@ def _manifest(
     atol: float,
     exporter: str,
 ) -> dict[str, Any]:
-    import aekit
+    from aekit._version import __version__
 
     # The default ONNX domain; the dynamo exporter may add others for its helper functions.
     opsets = [op.version for m in models.values() for op in m.opset_import if op.domain == ""]
     versions = {
-        "aekit": aekit.__version__,
+        "aekit": __version__,
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "onnxruntime": ort.__version__,

@@ -8,6 +8,7 @@ from aekit.models.dense import (
     DenseConfig,
     DenseDecoder,
     DenseEncoder,
+    EncoderDecoder,
     halving_widths,
 )
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, EnsembleLinear, mahalanobis
@@ -72,6 +73,7 @@ __all__ = [
     "DenseVAE",
     "ELBOTerms",
     "ElmanRNN",
+    "EncoderDecoder",
     "EnsembleAutoencoder",
     "EnsembleConfig",
     "EnsembleLinear",

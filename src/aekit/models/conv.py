@@ -23,7 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from aekit.models.dense import AutoencoderOutput
+from aekit.models.dense import EncoderDecoder
 from aekit.models.layers import _HE_NEGATIVE_SLOPE, ACTIVATIONS, init_linear, make_activation
 
 Size = tuple[int, ...]  # spatial sizes of a feature map: (L,), (H, W) or (D, H, W)
@@ -277,7 +277,7 @@ class ConvDecoder(nn.Sequential):
         super().__init__(*layers)
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(EncoderDecoder):
     """Convolutional autoencoder built from a :class:`ConvConfig`; flat rows in and out.
 
     Examples
@@ -293,20 +293,5 @@ class ConvAutoencoder(nn.Module):
     (3, 74)
     """
 
-    def __init__(self, config: ConvConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder = ConvEncoder(config)
-        self.decoder = ConvDecoder(config)
-        self.output_activation = make_activation(config.output_activation)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # (B, K)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_activation(self.decoder(z))  # (B, D)
-
-    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
-        z = self.encoder(x)  # (B, K)
-        logits = self.decoder(z)  # (B, D)
-        return AutoencoderOutput(logits, z, self.output_activation)
+    encoder_cls = ConvEncoder
+    decoder_cls = ConvDecoder

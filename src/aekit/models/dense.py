@@ -9,7 +9,7 @@ stable binary cross-entropy).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -82,24 +82,19 @@ class DenseDecoder(nn.Sequential):
         super().__init__(*layers)
 
 
-class DenseAutoencoder(nn.Module):
-    """Dense autoencoder built from a :class:`DenseConfig`.
+class EncoderDecoder(nn.Module):
+    """An encoder f, a decoder g and an output activation, built from one config: the
+    autoencoder of every family (dense, conv, recurrent), which differ only by the
+    ``encoder_cls`` and ``decoder_cls`` they name. Rows in, rows out: (B, D) -> (B, D)."""
 
-    Examples
-    --------
-    >>> import torch
-    >>> from aekit.models import DenseAutoencoder, DenseConfig
-    >>> ae = DenseAutoencoder(DenseConfig(n_features=784, latent_dim=32))
-    >>> out = ae(torch.rand(5, 784))
-    >>> tuple(out.x_hat.shape), tuple(out.z.shape)
-    ((5, 784), (5, 32))
-    """
+    encoder_cls: type[nn.Module]  # config -> f: (B, D) -> (B, K)
+    decoder_cls: type[nn.Module]  # config -> g: (B, K) -> logits (B, D)
 
-    def __init__(self, config: DenseConfig) -> None:
+    def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
-        self.encoder = DenseEncoder(config)
-        self.decoder = DenseDecoder(config)
+        self.encoder = self.encoder_cls(config)
+        self.decoder = self.decoder_cls(config)
         self.output_activation = make_activation(config.output_activation)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,3 +107,20 @@ class DenseAutoencoder(nn.Module):
         z = self.encoder(x)  # (B, K)
         logits = self.decoder(z)  # (B, D)
         return AutoencoderOutput(logits, z, self.output_activation)
+
+
+class DenseAutoencoder(EncoderDecoder):
+    """Dense autoencoder built from a :class:`DenseConfig`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from aekit.models import DenseAutoencoder, DenseConfig
+    >>> ae = DenseAutoencoder(DenseConfig(n_features=784, latent_dim=32))
+    >>> out = ae(torch.rand(5, 784))
+    >>> tuple(out.x_hat.shape), tuple(out.z.shape)
+    ((5, 784), (5, 32))
+    """
+
+    encoder_cls = DenseEncoder
+    decoder_cls = DenseDecoder

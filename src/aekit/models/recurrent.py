@@ -48,7 +48,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from aekit.models.dense import AutoencoderOutput
+from aekit.models.dense import EncoderDecoder
 from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
 
 
@@ -359,7 +359,7 @@ class RecurrentDecoder(nn.Module):
         return self.readout(y).flatten(1)  # (B, T, F) -> (B, T * F)
 
 
-class RecurrentAutoencoder(nn.Module):
+class RecurrentAutoencoder(EncoderDecoder):
     """Recurrent sequence autoencoder built from a :class:`RecurrentConfig`; flat rows in and out.
 
     Examples
@@ -377,20 +377,5 @@ class RecurrentAutoencoder(nn.Module):
     (3, 10)
     """
 
-    def __init__(self, config: RecurrentConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder = RecurrentEncoder(config)
-        self.decoder = RecurrentDecoder(config)
-        self.output_activation = make_activation(config.output_activation)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # (B, K)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_activation(self.decoder(z))  # (B, T * F)
-
-    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
-        z = self.encoder(x)  # (B, K)
-        logits = self.decoder(z)  # (B, T * F)
-        return AutoencoderOutput(logits, z, self.output_activation)
+    encoder_cls = RecurrentEncoder
+    decoder_cls = RecurrentDecoder

@@ -114,8 +114,9 @@ def features(
     n : int, default=100
         Show at most the first ``n`` units.
     image_shape : tuple (h, w), optional
-        Shape of one input image; by default the estimator's ``input_shape_``, else the rows
-        must be square images (64 -> 8x8, 784 -> 28x28). Ignored for convolution kernels.
+        Shape of one input image; by default the estimator's own (its ``image_shape()``),
+        else the rows must be square images (64 -> 8x8, 784 -> 28x28). Ignored for
+        convolution kernels.
     title : str, optional
         Figure title.
 
@@ -141,10 +142,8 @@ def features(
     source = estimator_or_weights
     if hasattr(source, "get_params") or isinstance(source, torch.nn.Module):
         layer = _first_layer(source)
-        if image_shape is None:
-            from aekit.tasks.generation import image_shape as sample_image_shape
-
-            image_shape = sample_image_shape(source)
+        if image_shape is None and not isinstance(source, torch.nn.Module):
+            image_shape = source.image_shape()
         if isinstance(layer, torch.nn.Conv2d) and layer.in_channels == 1:
             kernels = layer.weight.detach().float().cpu().numpy()[:, 0]  # (out, kh, kw)
             return _tile_grid(_unit_range(kernels[:n]), _columns(n, kernels), 0.0, 1.0, title)

@@ -62,7 +62,26 @@ def project(
     return tsne.fit_transform(Z), PROJECTIONS[method]
 
 
-def _is_score(labels: np.ndarray) -> bool:
+def is_score(labels: np.ndarray) -> bool:
+    """Whether ``labels`` are scores, drawn with a colour scale, rather than classes, drawn
+    with one colour each: floats with more than :data:`MAX_CLASSES` distinct values.
+
+    :func:`latent_map` and the report's interactive map colour points by this rule.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_score(np.linspace(0.0, 1.0, 100)), is_score(np.arange(100)), is_score(np.ones(100))
+    (True, False, False)
+    """
     return labels.dtype.kind == "f" and len(np.unique(labels)) > MAX_CLASSES
 
 
@@ -115,7 +134,7 @@ def latent_map(
                 f"labels must hold the same number of samples as the codes: shape ({len(Z)},), "
                 f"got {labels.shape}"
             )
-        if _is_score(labels):
+        if is_score(labels):
             points = ax.scatter(Z[:, 0], Z[:, 1], s=6, alpha=0.8, c=labels, cmap="viridis")
             fig.colorbar(points, ax=ax, label="score")
         else:

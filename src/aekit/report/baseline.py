@@ -34,7 +34,12 @@ class PCABaseline(NamedTuple):
 
 
 def pca_baseline(
-    estimator: Any, X: Any, n_components: int | None = None, random_state: int | None = 0
+    estimator: Any,
+    X: Any,
+    n_components: int | None = None,
+    random_state: int | None = 0,
+    *,
+    reconstructions: Any = None,
 ) -> PCABaseline:
     """The squared error per sample of ``estimator.reconstruct(X)`` and of PCA on ``X``.
 
@@ -55,6 +60,9 @@ def pca_baseline(
         ``min(n_samples, n_features)``, as PCA needs.
     random_state : int or None, default=0
         Seed of PCA's solver (only its randomised solver, for large data, draws numbers).
+    reconstructions : array-like, optional
+        ``estimator.reconstruct(X)``, when the caller has it already (the report reconstructs
+        its data once for every section).
 
     Returns
     -------
@@ -81,8 +89,10 @@ def pca_baseline(
         n_components = int(np.asarray(estimator.transform(X[:1])).shape[1])
     k = min(int(n_components), *flat.shape)
     pca = PCA(k, random_state=random_state).fit(flat)
+    if reconstructions is None:
+        reconstructions = estimator.reconstruct(X)
     return PCABaseline(
-        error=float(summed_squared_error(X, estimator.reconstruct(X)).mean()),
+        error=float(summed_squared_error(X, np.asarray(reconstructions)).mean()),
         pca_error=float(
             summed_squared_error(flat, pca.inverse_transform(pca.transform(flat))).mean()
         ),

@@ -1,4 +1,33 @@
-"""Build the report: sections of HTML from a fitted estimator and (optionally) data."""
+"""Build the report: a context computed once, then sections taken from registries.
+
+How a page is built
+-------------------
+:func:`build_report` checks its arguments and makes one :class:`ReportContext`: the
+estimator and what it declares (``capabilities``, ``image_shape()``, ``loss_name()``), the
+data (X, labels, ids, feature names) and the options. What costs a pass through the network
+or a search (the codes, anomaly scores, reconstructions, metrics, the latent map and its
+nearest neighbours) is a cached property of the context: computed when a section first asks
+for it, at most once per page, and shared by every section that shows it.
+
+The page is the sections of :data:`SECTIONS`, in order. A :class:`Section` has
+
+- ``anchor``: the ``id`` of its ``<section>`` element and the target of its link in the
+  navigation bar (two sections may share one when at most one of them applies);
+- ``nav``: the text of that link;
+- ``applies(ctx) -> bool``: whether the page has the section; it may read the context's
+  cached quantities (whichever section asks first computes them);
+- ``render(ctx) -> str``: the whole ``<section id="{anchor}">`` element; an empty string
+  drops the section after all (the figures, when none could be drawn);
+- ``script(ctx) -> (data, code)``, optional: markup placed after ``<main>`` (data blocks,
+  which never run) and the inline script the section runs, whose hash the page's content
+  security policy lists.
+
+The figures section draws the plots of :data:`PLOTS` likewise (a :class:`Plot`: ``title``,
+``caption(ctx)``, ``applies(ctx)``, ``draw(ctx)`` returning a matplotlib figure, or None
+when there is nothing to show after all), and the metrics section lists the rows of
+:data:`METRICS` (a :class:`Metric`: ``applies(ctx)``, ``rows(ctx)``, an optional ``note``).
+Adding a section, plot or metric is adding one entry to its list, where it should appear.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +41,11 @@ import json
 import re
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -22,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 import aekit
 from aekit.io.atomic import atomic_file, check_writable_parent
 from aekit.report.baseline import DEFINITION, pca_baseline
-from aekit.report.latent_map import map_payload
+from aekit.report.latent_map import _number, map_payload, neighbours
 
 # The page may load nothing: no script, style, image or font from anywhere but itself; and
 # of its own inline scripts and styles only those the report wrote run (their hashes are
@@ -88,6 +119,11 @@ def json_for_html(value: Any) -> str:
     -------
     str
         Compact JSON in ASCII.
+
+    Examples
+    --------
+    >>> json_for_html({"label": "</script>"})
+    '{"label":"\\\\u003c/script\\\\u003e"}'
     """
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return _JSON_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], text)
@@ -121,18 +157,8 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _image_shape(estimator: Any) -> tuple[int, int] | None:
-    from aekit.tasks.generation import image_shape
-
-    return None if getattr(estimator, "window", None) else image_shape(estimator)
-
-
-def _is_detector(estimator: Any) -> bool:
-    return hasattr(estimator, "decision_scores_")
-
-
 def _conv_signal(estimator: Any, shape: tuple[int, ...]) -> tuple[int, int, bool] | None:
-    from aekit.estimators._architectures import conv_shape
+    from aekit.estimators import conv_shape
 
     try:
         net = conv_shape(shape, getattr(estimator, "spatial_dims", None))
@@ -142,7 +168,7 @@ def _conv_signal(estimator: Any, shape: tuple[int, ...]) -> tuple[int, int, bool
 
 
 def _recurrent_signal(estimator: Any, shape: tuple[int, ...]) -> tuple[int, int, bool] | None:
-    from aekit.estimators._architectures import recurrent_shape
+    from aekit.estimators import recurrent_shape
 
     try:
         steps, features = recurrent_shape(shape)
@@ -160,35 +186,15 @@ _SIGNAL_READERS: dict[str, Callable[[Any, tuple[int, ...]], tuple[int, int, bool
 }
 
 
-def _signal_layout(estimator: Any) -> tuple[int, int, bool] | None:
+def _signal_layout(estimator: Any, window: int | None) -> tuple[int, int, bool] | None:
     """(channels, length, time_major) when the network reads its samples as 1-D signals: a
     convolution over one axis (``(L,)``, or ``(C, L)`` with ``spatial_dims=1``) or a
     recurrent network (``(T,)`` or ``(T, F)``); None otherwise, and for a detector's series
     (its windows have a figure of their own)."""
     reader = _SIGNAL_READERS.get(getattr(estimator, "architecture", None))
-    if reader is None or getattr(estimator, "window", None):
+    if reader is None or window:
         return None
     return reader(estimator, tuple(estimator.input_shape_))
-
-
-def _as_signals(estimator: Any, X: np.ndarray) -> np.ndarray | None:
-    """``X`` as 1-D signals ``(n, channels, length)``, or None (see :func:`_signal_layout`)."""
-    layout = _signal_layout(estimator)
-    if layout is None:
-        return None
-    channels, length, time_major = layout
-    if time_major:
-        return X.reshape(len(X), length, channels).transpose(0, 2, 1)
-    return X.reshape(len(X), channels, length)
-
-
-def _is_table(estimator: Any) -> bool:
-    """Samples are rows of plain features: one axis, read in no order (a dense network)."""
-    return (
-        len(tuple(estimator.input_shape_)) == 1
-        and not getattr(estimator, "window", None)
-        and _signal_layout(estimator) is None
-    )
 
 
 def _name(names: np.ndarray | None, row: int) -> str:
@@ -209,10 +215,465 @@ def _binary(y: np.ndarray | None) -> bool:
     return y is not None and np.isin(y, (0, 1)).all() and 0 < int(np.sum(y)) < len(y)
 
 
-# ------------------------------------------------------------------------------- sections
-def _model_section(estimator: Any, path: Path | None) -> str:
-    from aekit.io.model_dir import loss_name
+# -------------------------------------------------------------------------------- context
+class LatentMap(NamedTuple):
+    """The map's points and what the page shows of them, computed once."""
 
+    shown: np.ndarray  # (n,) rows of the codes on the map, sorted
+    items: np.ndarray  # (n, ...) the items they stand for: samples, or a series' windows
+    label_text: list[str] | None  # their class labels as the page writes them, or None
+    neighbours: np.ndarray  # (n, k) each point's nearest others, as positions in `shown`
+    distances: np.ndarray  # (n, k) their distances in the code space
+    payload: dict[str, Any]  # what the map's script draws (see map_payload)
+
+
+class Metrics(NamedTuple):
+    """The metrics table's rows, and the notes said under it."""
+
+    rows: list[tuple[str, str]]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything a section reads, for one page (see the module docstring).
+
+    The fields are checked by :func:`build_report`; the cached properties compute, on first
+    use and once, what costs a pass through the network.
+    """
+
+    estimator: Any
+    X: np.ndarray | None  # the data as given: samples, or a detector's series
+    y: np.ndarray | None  # one label per sample (per step of a series), printable
+    ids: np.ndarray | None  # one name per row of X, as text; None: rows are named "#12"
+    feature_names: np.ndarray | None  # a table's features, as text; None: x[j]
+    data_name: str | None
+    path: Path | None  # the saved model's directory
+    max_points: int
+    projection: str
+    seed: int
+    capabilities: frozenset[str]  # the estimator's declared capabilities
+    image_shape: tuple[int, int] | None  # (h, w) of one-channel image samples
+    window: int | None  # a detector's series: the window its codes and scores stand for
+    signal_layout: tuple[int, int, bool] | None  # see _signal_layout
+    is_table: bool  # samples are rows of plain features, read in no order (a dense network)
+
+    def can(self, capability: str) -> bool:
+        """Whether the estimator declares ``capability`` (see ``TorchEstimator.capabilities``)."""
+        return capability in self.capabilities
+
+    @cached_property
+    def codes(self) -> np.ndarray | None:
+        """The code of every sample (of every window of a series), or None."""
+        if self.X is None or not self.can("encode"):
+            return None
+        return np.asarray(self.estimator.transform(self.X))
+
+    @cached_property
+    def scores(self) -> np.ndarray | None:
+        """A detector's anomaly score of every sample (every step of a series), or None."""
+        if self.X is None or not self.can("score"):
+            return None
+        return np.asarray(self.estimator.decision_function(self.X))
+
+    @property
+    def has_reconstructions(self) -> bool:
+        """Whether there are samples and a model that reconstructs them."""
+        return self.X is not None and self.can("reconstruct")
+
+    @cached_property
+    def _reconstructed(self) -> dict[int, np.ndarray]:
+        return {}
+
+    def reconstructed(self, rows: np.ndarray) -> np.ndarray:
+        """The reconstructions of the samples ``rows``, each computed once for the page.
+
+        The first call computes the metrics' rows (all of X up to MAX_METRIC_SAMPLES) with the
+        asked ones in one pass; a later call computes only the rows not seen yet (the map's,
+        the figures'), so a large X is never reconstructed whole. Inference is
+        batch-independent, so the pieces are the bits one pass would give.
+        """
+        assert self.X is not None
+        cache = self._reconstructed
+        rows = np.asarray(rows, dtype=np.int64)
+        wanted = rows if cache else np.union1d(rows, self.metric_rows)
+        missing = np.setdiff1d(wanted, np.fromiter(cache, dtype=np.int64, count=len(cache)))
+        if missing.size:
+            out = np.asarray(self.estimator.reconstruct(self.X[missing]))
+            cache.update(zip(missing.tolist(), out, strict=True))
+        return np.stack([cache[r] for r in rows.tolist()]) if len(rows) else self.X[:0]
+
+    @property
+    def metric_rows(self) -> np.ndarray:
+        """The rows the metrics measure (all of X, or :attr:`metric_sample`)."""
+        assert self.X is not None
+        return np.arange(len(self.X)) if self.metric_sample is None else self.metric_sample
+
+    @cached_property
+    def metric_sample(self) -> np.ndarray | None:
+        """The rows the metrics measure: a random :data:`MAX_METRIC_SAMPLES` of a larger X,
+        else None (all of them). A detector's scores are of all of X (a series cannot be
+        subsampled)."""
+        if self.X is None or self.can("score") or len(self.X) <= MAX_METRIC_SAMPLES:
+            return None
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(len(self.X), MAX_METRIC_SAMPLES, replace=False))
+
+    def measured(self, values: np.ndarray | None) -> np.ndarray | None:
+        """``values`` (one per row of X) of the rows the metrics measure."""
+        return (
+            values if values is None or self.metric_sample is None else values[self.metric_sample]
+        )
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """The rows of every metric of :data:`METRICS` that applies, and their notes."""
+        rows: list[tuple[str, str]] = []
+        notes: list[str] = []
+        if self.X is None:
+            return Metrics(rows, notes)
+        for metric in METRICS:
+            if metric.applies(self):
+                rows.extend(metric.rows(self))
+                if metric.note:
+                    notes.append(metric.note)
+        return Metrics(rows, notes)
+
+    def as_signals(self, values: np.ndarray) -> np.ndarray:
+        """Samples as 1-D signals ``(n, channels, length)`` (needs :attr:`signal_layout`)."""
+        assert self.signal_layout is not None
+        channels, length, time_major = self.signal_layout
+        if time_major:
+            return values.reshape(len(values), length, channels).transpose(0, 2, 1)
+        return values.reshape(len(values), channels, length)
+
+    @cached_property
+    def latent_map(self) -> LatentMap | None:
+        """The map of the codes (a random ``max_points`` of them beyond), or None without
+        codes (no data, or a model that does not encode) or with fewer than 3."""
+        codes = self.codes
+        if codes is None or codes.ndim != 2 or len(codes) < 3:
+            return None
+        n = len(codes)
+        rng = np.random.default_rng(self.seed)
+        if n <= self.max_points:
+            shown = np.arange(n)
+        else:
+            shown = np.sort(rng.choice(n, self.max_points, replace=False))
+        assert self.X is not None
+        if self.window:
+            from aekit.datasets import sliding_windows
+
+            windows = sliding_windows(self.X, int(self.window), 1)
+            items = windows.reshape(len(windows), -1)[shown]
+        else:
+            items = self.X[shown]
+        labels = None if self.y is None or self.window else self.y[shown]
+        recon, values, value_name = None, None, ""
+        if self.has_reconstructions:
+            recon = self.reconstructed(shown)
+            values = self.estimator.reconstruction_error(items)
+            value_name = "reconstruction error"
+        elif self.scores is not None:
+            values = (
+                self.scores[int(self.window) - 1 :][shown] if self.window else self.scores[shown]
+            )
+            value_name = "anomaly score"
+            if labels is None:  # the score becomes the colour, and is shown once
+                labels, values = values.astype(np.float64), None
+        nearest = neighbours(np.asarray(codes[shown], dtype=np.float64))
+        payload = map_payload(
+            codes[shown],
+            items,
+            recon,
+            labels,
+            values,
+            value_name,
+            shown,
+            self.image_shape,
+            self.projection,
+            self.seed,
+            # A window is named by its first step, which is row `shown` of the series.
+            names=None if self.ids is None else [str(v) for v in self.ids[shown]],
+            nearest=nearest,
+        )
+        return LatentMap(shown, items, payload["labels"], *nearest, payload)
+
+
+# -------------------------------------------------------------------------------- metrics
+class Metric(NamedTuple):
+    """Rows of the metrics table (see the module docstring)."""
+
+    applies: Callable[[ReportContext], bool]
+    rows: Callable[[ReportContext], list[tuple[str, str]]]
+    note: str | None = None  # said under the table when the rows are shown
+
+
+def _detection_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    threshold = ctx.estimator.threshold_
+    scores, y = ctx.scores, ctx.y
+    assert scores is not None
+    rows = [
+        ("threshold", _num(float(threshold))),
+        ("flagged as outliers", f"{float((scores > threshold).mean()):.2%}"),
+    ]
+    if _binary(y) and len(y) == len(scores):
+        from sklearn.metrics import roc_auc_score
+
+        from aekit.plot.anomaly import displayable_scores
+
+        auc = roc_auc_score(y, displayable_scores(scores)[0])  # +inf ranks first, as it is
+        rows.append(("ROC-AUC against the labels", f"{auc:.4f}"))
+    return rows
+
+
+def _sample_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    assert ctx.metric_sample is not None
+    return [("samples", f"a random {len(ctx.metric_sample):,} of the data")]
+
+
+def _pca_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    assert ctx.codes is not None
+    # The demo's console line comes from the same function on the same data.
+    baseline = pca_baseline(
+        ctx.estimator,
+        ctx.measured(ctx.X),
+        ctx.codes.shape[1],
+        ctx.seed,
+        reconstructions=ctx.reconstructed(ctx.metric_rows) if ctx.has_reconstructions else None,
+    )
+    ratio = f" ({baseline.ratio:.2f}x the model's)" if baseline.error > 0 else ""
+    return [
+        ("reconstruction error (squared error per sample)", _num(baseline.error)),
+        (
+            f"PCA with {baseline.n_components} components, fitted to these data",
+            _num(baseline.pca_error) + ratio,
+        ),
+    ]
+
+
+def _elbo_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    elbo = float(np.mean(ctx.estimator.elbo(ctx.measured(ctx.X), random_state=ctx.seed)))
+    return [("ELBO (nats per sample, one-sample estimate)", _num(elbo))]
+
+
+def _accuracy_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    try:
+        return [
+            ("accuracy", f"{ctx.estimator.score(ctx.measured(ctx.X), ctx.measured(ctx.y)):.4f}")
+        ]
+    except ValueError as exc:
+        return [("accuracy", f"not computed: {exc}")]
+
+
+# The metrics table, in order (only computed with data).
+METRICS: list[Metric] = [
+    Metric(lambda ctx: ctx.can("score"), _detection_rows),
+    Metric(lambda ctx: ctx.metric_sample is not None, _sample_rows),
+    Metric(
+        lambda ctx: ctx.can("reconstruct") and ctx.codes is not None,
+        _pca_rows,
+        f"Reconstruction error: {DEFINITION}.",
+    ),
+    Metric(lambda ctx: ctx.can("likelihood"), _elbo_rows),
+    Metric(lambda ctx: ctx.can("classify") and ctx.y is not None, _accuracy_rows),
+]
+
+
+# ---------------------------------------------------------------------------------- plots
+class Plot(NamedTuple):
+    """One figure of the figures section (see the module docstring)."""
+
+    title: str
+    caption: Callable[[ReportContext], str]
+    applies: Callable[[ReportContext], bool]
+    draw: Callable[[ReportContext], Any]  # a matplotlib figure, or None
+
+
+def _plot() -> Any:
+    from aekit import plot
+
+    return plot
+
+
+def _image_strip(ctx: ReportContext) -> Any:
+    assert ctx.X is not None
+    picks = _picks(ctx.y, len(ctx.X), 12 if ctx.y is not None else 10)
+    return _plot().reconstructions(ctx.X[picks], ctx.reconstructed(picks), n=12)
+
+
+def _signal_panels(ctx: ReportContext) -> Any:
+    assert ctx.X is not None
+    y = ctx.y
+    picks = _picks(y, len(ctx.X), N_SIGNALS)
+    titles = [
+        f"sample {_name(ctx.ids, int(i))}" + ("" if y is None else f" · label {y[i]}")
+        for i in picks
+    ]
+    return _plot().signal_reconstructions(
+        ctx.as_signals(ctx.X[picks]),
+        ctx.as_signals(ctx.reconstructed(picks)),
+        n=len(picks),
+        titles=titles,
+    )
+
+
+def _interpolation_ends(ctx: ReportContext) -> tuple[int, int]:
+    """Sample 0 and the first sample of another label (else sample 1)."""
+    if ctx.y is None:
+        return 0, 1
+    different = np.flatnonzero(ctx.y != ctx.y[0])
+    return 0, int(different[0]) if len(different) else 1
+
+
+def _interpolation(ctx: ReportContext) -> Any:
+    assert ctx.X is not None
+    a, b = _interpolation_ends(ctx)
+    return _plot().interpolation(ctx.estimator.interpolate(ctx.X[a], ctx.X[b], steps=10))
+
+
+def _features(ctx: ReportContext) -> Any:
+    try:
+        return _plot().features(ctx.estimator, n=64)
+    except ValueError:  # a first layer with no weights to show as images
+        return None
+
+
+def _anomaly_scores(ctx: ReportContext) -> Any:
+    if ctx.scores is None:  # no data: the scores of the training data
+        return _plot().anomaly_scores(ctx.estimator)
+    truth = ctx.y if _binary(ctx.y) else None
+    return _plot().anomaly_scores(ctx.scores, labels=truth, threshold=ctx.estimator.threshold_)
+
+
+def _timeline(ctx: ReportContext) -> Any:
+    steps = ctx.y if _binary(ctx.y) else None
+    return _plot().anomaly_timeline(
+        ctx.scores, series=ctx.X, labels=steps, threshold=ctx.estimator.threshold_
+    )
+
+
+def _similar_figure(ctx: ReportContext) -> Any:
+    found = ctx.latent_map
+    assert found is not None
+    k = min(6, found.neighbours.shape[1])
+    queries = np.arange(min(N_QUERIES, len(found.shown)))
+    labels = None if found.label_text is None else np.asarray(found.label_text)
+    return _plot().neighbors(
+        found.items[queries],
+        found.items,
+        found.neighbours[queries, :k],
+        found.distances[queries, :k],
+        None if labels is None else labels[queries],
+        labels,
+        as_images=ctx.image_shape is not None,
+    )
+
+
+# The figures, in order.
+PLOTS: list[Plot] = [
+    Plot(
+        "Training curves",
+        lambda ctx: "every loss term per epoch; dashed: validation",
+        lambda ctx: bool(getattr(ctx.estimator, "history_", None)),
+        lambda ctx: _plot().training_curves(ctx.estimator),
+    ),
+    Plot(
+        "Samples",
+        lambda ctx: "new images decoded from z ~ N(0, I)",
+        lambda ctx: ctx.can("generate") and ctx.image_shape is not None,
+        lambda ctx: _plot().image_grid(ctx.estimator.sample(30, random_state=ctx.seed), ncols=10),
+    ),
+    Plot(
+        "Reconstructions",
+        lambda ctx: "samples of the data (top) and their reconstructions (bottom)",
+        lambda ctx: ctx.has_reconstructions and ctx.image_shape is not None,
+        _image_strip,
+    ),
+    Plot(
+        "Reconstructions",
+        lambda ctx: "samples of the data (solid) and their reconstructions (dashed), one per panel",
+        lambda ctx: ctx.has_reconstructions and ctx.signal_layout is not None,
+        _signal_panels,
+    ),
+    Plot(
+        "Interpolation",
+        lambda ctx: (
+            "decoded along the line between the codes of samples "
+            + " and ".join(_name(ctx.ids, i) for i in _interpolation_ends(ctx))
+        ),
+        lambda ctx: ctx.can("generate") and ctx.X is not None and ctx.image_shape is not None,
+        _interpolation,
+    ),
+    Plot(
+        "Learned features",
+        lambda ctx: "first-layer weights, one tile per unit, each on its own scale",
+        # A detector's module is an ensemble: its first layer is no one network's features.
+        lambda ctx: ctx.image_shape is not None and not ctx.can("score"),
+        _features,
+    ),
+    Plot(
+        "Anomaly scores",
+        lambda ctx: (
+            "scores of the data, the threshold from contamination"
+            + ("; right: ROC curve against the labels" if _binary(ctx.y) else "")
+        ),
+        lambda ctx: ctx.can("score"),
+        _anomaly_scores,
+    ),
+    Plot(
+        "Scores over time",
+        lambda ctx: (
+            "the series (top) and its per-step scores with the threshold"
+            + ("; shaded: the labelled anomalies" if _binary(ctx.y) else "")
+        ),
+        lambda ctx: ctx.scores is not None and bool(ctx.window),
+        _timeline,
+    ),
+    Plot(
+        "Similar items",
+        lambda ctx: (
+            "nearest neighbours in the code space, nearest first"
+            + (
+                ""
+                if ctx.latent_map is None or ctx.latent_map.label_text is None
+                else " (red frame: another label)"
+            )
+        ),
+        # A table's similar items are a section of their own.
+        lambda ctx: ctx.latent_map is not None and not ctx.is_table,
+        _similar_figure,
+    ),
+]
+
+
+# ------------------------------------------------------------------------------- sections
+class Section(NamedTuple):
+    """One section of the page (see the module docstring).
+
+    Examples
+    --------
+    A section that counts the samples, shown when data are given, after the model's:
+
+    >>> from aekit.report import build
+    >>> count = build.Section(
+    ...     "count",
+    ...     "Count",
+    ...     lambda ctx: ctx.X is not None,
+    ...     lambda ctx: f'<section id="count"><h2>Count</h2>{len(ctx.X)} samples</section>',
+    ... )
+    >>> build.SECTIONS.insert(1, count)  # doctest: +SKIP
+    """
+
+    anchor: str
+    nav: str
+    applies: Callable[[ReportContext], bool]
+    render: Callable[[ReportContext], str]
+    script: Callable[[ReportContext], tuple[str, str]] | None = None
+
+
+def _model_section(ctx: ReportContext) -> str:
+    estimator = ctx.estimator
     module = estimator.module_
     config = getattr(module, "config", None)
     n_params = sum(p.numel() for p in module.parameters())
@@ -226,7 +687,7 @@ def _model_section(estimator: Any, path: Path | None) -> str:
         widths = [config.n_features, *config.hidden, config.n_classes]
         rows.append(("layers", "-".join(map(str, widths)) + " (encoder, then the softmax head)"))
     rows.append(("size", f"{n_params:,} parameters ({4 * n_params / 1024:,.1f} KiB as float32)"))
-    loss = loss_name(vars(estimator))
+    loss = estimator.loss_name()
     if loss:
         rows.append(("loss", loss))
     rows.append(("input", f"samples of shape {tuple(estimator.input_shape_)}"))
@@ -242,9 +703,9 @@ def _model_section(estimator: Any, path: Path | None) -> str:
             ("training", f"{len(history)} epochs in {seconds:.1f} s, kept epoch {best} ({losses})")
         )
     rows.append(("device", str(getattr(estimator, "device_", "cpu"))))
-    if path is not None:
-        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-        rows.append(("saved at", f"{path} ({size / 1024:,.1f} KiB on disk)"))
+    if ctx.path is not None:
+        size = sum(f.stat().st_size for f in ctx.path.iterdir() if f.is_file())
+        rows.append(("saved at", f"{ctx.path} ({size / 1024:,.1f} KiB on disk)"))
     params = sorted(estimator.get_params(deep=False).items())
     details = _table([(k, repr(v)) for k, v in params])
     return (
@@ -253,14 +714,18 @@ def _model_section(estimator: Any, path: Path | None) -> str:
     )
 
 
-def _data_section(X: np.ndarray, y: np.ndarray | None, name: str | None, window: int | None) -> str:
+def _data_section(ctx: ReportContext) -> str:
+    X, y = ctx.X, ctx.y
+    assert X is not None
     values = X.astype(np.float64, copy=False)
     rows: list[tuple[str, Any]] = []
-    if name:
-        rows.append(("source", name))
-    if window:
+    if ctx.data_name:
+        rows.append(("source", ctx.data_name))
+    if ctx.window:
         features = 1 if X.ndim == 1 else X.shape[1]
-        rows.append(("series", f"{len(X):,} steps of {features} feature(s), windows of {window}"))
+        rows.append(
+            ("series", f"{len(X):,} steps of {features} feature(s), windows of {ctx.window}")
+        )
     else:
         rows.append(("samples", f"{len(X):,} of shape {X.shape[1:]}"))
     rows.append(
@@ -282,197 +747,66 @@ def _data_section(X: np.ndarray, y: np.ndarray | None, name: str | None, window:
     )
 
 
-def _metrics(
-    estimator: Any,
-    X: np.ndarray,
-    y: np.ndarray | None,
-    codes: np.ndarray | None,
-    scores: np.ndarray | None,
-    seed: int,
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """(name, value) rows: reconstruction beside PCA, the VAE's ELBO, accuracy, detection
-    (from ``scores``, a detector's scores of all of X: a series cannot be subsampled); and
-    notes that say what the figures are."""
-    rows: list[tuple[str, str]] = []
-    notes: list[str] = []
-    if scores is not None:
-        rows.append(("threshold", _num(float(estimator.threshold_))))
-        rows.append(("flagged as outliers", f"{float((scores > estimator.threshold_).mean()):.2%}"))
-        if _binary(y) and len(y) == len(scores):
-            from sklearn.metrics import roc_auc_score
-
-            from aekit.plot.anomaly import displayable_scores
-
-            auc = roc_auc_score(y, displayable_scores(scores)[0])  # +inf ranks first, as it is
-            rows.append(("ROC-AUC against the labels", f"{auc:.4f}"))
-        return rows, notes
-    rng = np.random.default_rng(seed)
-    if len(X) > MAX_METRIC_SAMPLES:
-        keep = np.sort(rng.choice(len(X), MAX_METRIC_SAMPLES, replace=False))
-        X, y = X[keep], None if y is None else y[keep]
-        rows.append(("samples", f"a random {MAX_METRIC_SAMPLES:,} of the data"))
-    if hasattr(estimator, "reconstruct") and codes is not None:
-        # The demo's console line comes from the same function on the same data.
-        baseline = pca_baseline(estimator, X, codes.shape[1], seed)
-        rows.append(("reconstruction error (squared error per sample)", _num(baseline.error)))
-        ratio = f" ({baseline.ratio:.2f}x the model's)" if baseline.error > 0 else ""
-        rows.append(
-            (
-                f"PCA with {baseline.n_components} components, fitted to these data",
-                _num(baseline.pca_error) + ratio,
-            )
-        )
-        notes.append(f"Reconstruction error: {DEFINITION}.")
-    if hasattr(estimator, "elbo"):
-        elbo = float(np.mean(estimator.elbo(X, random_state=seed)))
-        rows.append(("ELBO (nats per sample, one-sample estimate)", _num(elbo)))
-    if hasattr(estimator, "predict_proba") and y is not None:
-        try:
-            rows.append(("accuracy", f"{estimator.score(X, y):.4f}"))
-        except ValueError as exc:
-            rows.append(("accuracy", f"not computed: {exc}"))
-    return rows, notes
+def _no_data_section(ctx: ReportContext) -> str:
+    return (
+        '<section id="data"><h2>Data</h2><p class="note">No data given: pass data '
+        "(<code>aekit report MODEL --data DATA</code>) for the metrics, the reconstructions "
+        "and the interactive latent map.</p></section>"
+    )
 
 
-def _figures(
-    estimator: Any,
-    X: np.ndarray | None,
-    y: np.ndarray | None,
-    scores: np.ndarray | None,
-    shown: np.ndarray | None,
-    payload: dict[str, Any] | None,
-    names: np.ndarray | None,
-    seed: int,
-) -> list[tuple[str, str, Any]]:
-    """(title, caption, figure) for every plot that applies to this model and data (a
-    table's similar items are a section of their own, :func:`_similar_rows_section`)."""
-    from aekit import plot
+def _metrics_section(ctx: ReportContext) -> str:
+    rows, notes = ctx.metrics
+    return (
+        f'<section id="metrics"><h2>Metrics</h2>{_table(rows)}'
+        + "".join(f'<p class="note">{_esc(note)}</p>' for note in notes)
+        + "</section>"
+    )
 
-    figures: list[tuple[str, str, Callable[[], Any]]] = []
-    image_shape = _image_shape(estimator)
-    if getattr(estimator, "history_", None):
-        figures.append(
-            (
-                "Training curves",
-                "every loss term per epoch; dashed: validation",
-                lambda: plot.training_curves(estimator),
-            )
-        )
-    if hasattr(estimator, "sample") and image_shape is not None:
-        figures.append(
-            (
-                "Samples",
-                "new images decoded from z ~ N(0, I)",
-                lambda: plot.image_grid(estimator.sample(30, random_state=seed), ncols=10),
-            )
-        )
-    signals = None if X is None else _as_signals(estimator, X)
-    if X is not None and image_shape is not None and hasattr(estimator, "reconstruct"):
-        picks = _picks(y, len(X), 12 if y is not None else 10)
-        figures.append(
-            (
-                "Reconstructions",
-                "samples of the data (top) and their reconstructions (bottom)",
-                lambda: plot.reconstructions(X[picks], estimator.reconstruct(X[picks]), n=12),
-            )
-        )
-    if X is not None and signals is not None and hasattr(estimator, "reconstruct"):
-        shown_signals = _picks(y, len(X), N_SIGNALS)
-        titles = [
-            f"sample {_name(names, int(i))}" + ("" if y is None else f" · label {y[i]}")
-            for i in shown_signals
-        ]
-        figures.append(
-            (
-                "Reconstructions",
-                "samples of the data (solid) and their reconstructions (dashed), one per panel",
-                lambda: plot.signal_reconstructions(
-                    signals[shown_signals],
-                    _as_signals(estimator, estimator.reconstruct(X[shown_signals])),
-                    n=len(shown_signals),
-                    titles=titles,
-                ),
-            )
-        )
-    if hasattr(estimator, "interpolate") and X is not None and image_shape is not None:
-        a, b = 0, 1
-        if y is not None:
-            different = np.flatnonzero(y != y[0])
-            b = int(different[0]) if len(different) else 1
-        figures.append(
-            (
-                "Interpolation",
-                "decoded along the line between the codes of samples "
-                f"{_name(names, a)} and {_name(names, b)}",
-                lambda: plot.interpolation(estimator.interpolate(X[a], X[b], steps=10)),
-            )
-        )
-    if image_shape is not None and not _is_detector(estimator):
 
-        def features() -> Any:
-            try:
-                return plot.features(estimator, n=64)
-            except ValueError:  # a first layer with no weights to show as images
-                return None
+def _map_section(ctx: ReportContext) -> str:
+    found = ctx.latent_map
+    assert found is not None and ctx.codes is not None
+    payload = found.payload
+    # Swatches are SVG (a fill attribute is not a style), so the policy can refuse every
+    # inline style attribute.
+    legend = "".join(
+        '<span><svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">'
+        f'<circle cx="5" cy="5" r="5" fill="{_esc(colour)}"/></svg>{_esc(text)}</span>'
+        for text, colour in payload["legend"]
+    )
+    what = "windows" if ctx.window else "samples"
+    n, n_shown = len(ctx.codes), len(found.shown)
+    count = f"{n_shown:,} of the {n:,} {what}" if n_shown < n else f"all {n:,} {what}"
+    axes = payload["axes"]
+    projected = (
+        "the codes themselves"
+        if axes[0] == "z1"
+        else f"a {ctx.projection.upper()} projection of the {ctx.codes.shape[1]}-D codes"
+    )
+    return f"""<section id="latent-map"><h2>Latent map</h2>
+<p class="note">{_esc(count)}, placed by {_esc(projected)}. Hover or tap a point to see the item;
+click it for its nearest neighbours in the full code space.</p>
+<div class="map-layout"><div class="map-box">
+<svg id="map" viewBox="0 0 {payload["size"]:g} {payload["size"]:g}" role="img"
+ aria-label="latent map"></svg>
+<p class="axes">x: {_esc(axes[0])}{", y: " + _esc(axes[1]) if axes[1] else ""}</p>
+<div class="legend">{legend}</div></div>
+<aside id="preview" class="preview" hidden><h3 id="preview-title"></h3>
+<div class="pair"><figure><canvas id="preview-item" width="240" height="120"></canvas>
+<figcaption>the item</figcaption></figure>
+<figure id="preview-recon-figure"><canvas id="preview-recon" width="112" height="112"></canvas>
+<figcaption>its reconstruction</figcaption></figure></div>
+<p id="preview-values" class="note"></p></aside></div>
+<div id="neighbours" hidden><h3 id="neighbours-title"></h3>
+<div id="neighbours-list" class="strip"></div></div></section>"""
 
-        figures.append(
-            (
-                "Learned features",
-                "first-layer weights, one tile per unit, each on its own scale",
-                features,
-            )
-        )
-    if _is_detector(estimator):
-        truth = y if _binary(y) else None
-        figures.append(
-            (
-                "Anomaly scores",
-                "scores of the data, the threshold from contamination"
-                + ("; right: ROC curve against the labels" if truth is not None else ""),
-                lambda: (
-                    plot.anomaly_scores(estimator)
-                    if scores is None
-                    else plot.anomaly_scores(scores, labels=truth, threshold=estimator.threshold_)
-                ),
-            )
-        )
-    if scores is not None and getattr(estimator, "window", None):
-        steps = y if _binary(y) else None
-        figures.append(
-            (
-                "Scores over time",
-                "the series (top) and its per-step scores with the threshold"
-                + ("; shaded: the labelled anomalies" if steps is not None else ""),
-                lambda: plot.anomaly_timeline(
-                    scores, series=X, labels=steps, threshold=estimator.threshold_
-                ),
-            )
-        )
-    if payload is not None and shown is not None and X is not None and not _is_table(estimator):
-        items = _map_items(estimator, X)[shown]
-        k = min(6, payload["k"])
-        queries = np.arange(min(N_QUERIES, len(shown)))
-        ids = np.asarray(payload["neighbours"]).reshape(len(shown), -1)[queries, :k]
-        distances = np.asarray(payload["distances"]).reshape(len(shown), -1)[queries, :k]
-        item_labels = None if payload["labels"] is None else np.asarray(payload["labels"])
-        figures.append(
-            (
-                "Similar items",
-                "nearest neighbours in the code space, nearest first"
-                + ("" if item_labels is None else " (red frame: another label)"),
-                lambda: plot.neighbors(
-                    items[queries],
-                    items,
-                    ids,
-                    distances,
-                    None if item_labels is None else item_labels[queries],
-                    item_labels,
-                    as_images=image_shape is not None,
-                ),
-            )
-        )
-    drawn = [(title, caption, make()) for title, caption, make in figures]
-    return [(title, caption, fig) for title, caption, fig in drawn if fig is not None]
+
+def _map_script(ctx: ReportContext) -> tuple[str, str]:
+    assert ctx.latent_map is not None
+    # A data block (type application/json) is never run, so the policy needs no hash of it.
+    data = json_for_html(ctx.latent_map.payload)
+    return f'<script id="map-data" type="application/json">{data}</script>', _asset("latent_map.js")
 
 
 def _differences(
@@ -492,41 +826,35 @@ def _differences(
     )
 
 
-def _similar_rows_section(
-    X: np.ndarray,
-    y: np.ndarray | None,
-    shown: np.ndarray,
-    payload: dict[str, Any],
-    names: np.ndarray | None,
-    feature_names: np.ndarray | None,
-) -> str:
+def _similar_rows_section(ctx: ReportContext) -> str:
     """Similar items of a table: for the first rows on the map, their nearest rows in the
     code space, named by id, with the features that differ most from the query."""
+    X, y, names, found = ctx.X, ctx.y, ctx.ids, ctx.latent_map
+    assert X is not None and found is not None
     rows = X.reshape(len(X), -1).astype(np.float64)
     spread = rows.std(axis=0)
     spread = np.where(spread > 0, spread, 1.0)  # a constant feature never differs
-    k_all = int(payload["k"])
-    k = min(N_NEIGHBOURS_SHOWN, k_all)
+    k = min(N_NEIGHBOURS_SHOWN, found.neighbours.shape[1])
     labelled = y is not None
     head = f"<th>{'id' if names is not None else 'row'}</th><th>distance</th>"
     head += "<th>label</th>" if labelled else ""
     head += "<th>features that differ most from the query</th>"
     body = []
-    n_queries = min(N_QUERIES, len(shown))
+    n_queries = min(N_QUERIES, len(found.shown))
     for q in range(n_queries):
-        query = int(shown[q])
+        query = int(found.shown[q])
         title = f"query {_name(names, query)}" + (f" · label {y[query]}" if labelled else "")
         body.append(f'<tr class="query"><th colspan="{3 + labelled}">{_esc(title)}</th></tr>')
         for r in range(k):
-            item = int(shown[payload["neighbours"][q * k_all + r]])
+            item = int(found.shown[found.neighbours[q, r]])
             other = labelled and y[item] != y[query]
             cells = [
                 f"<td>{_esc(_name(names, item))}</td>",
-                f'<td class="num">{_esc(payload["distances"][q * k_all + r])}</td>',
+                f'<td class="num">{_esc(_number(found.distances[q, r]))}</td>',
             ]
             if labelled:
                 cells.append(f"<td>{_esc(y[item])}</td>")
-            differences = _differences(rows[query], rows[item], spread, feature_names)
+            differences = _differences(rows[query], rows[item], spread, ctx.feature_names)
             cells.append(f"<td>{_esc(differences)}</td>")
             row_class = ' class="other"' if other else ""
             body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
@@ -543,6 +871,43 @@ def _similar_rows_section(
     )
 
 
+def _figures_section(ctx: ReportContext) -> str:
+    drawn = [(p.title, p.caption(ctx), p.draw(ctx)) for p in PLOTS if p.applies(ctx)]
+    cells = "".join(
+        f'<figure><h3>{_esc(t)}</h3><img alt="{_esc(t)}" src="data:image/png;base64,{_png(f)}">'
+        f"<figcaption>{_esc(c)}</figcaption></figure>"
+        for t, c, f in drawn
+        if f is not None
+    )
+    if not cells:
+        return ""
+    return f'<section id="figures"><h2>Figures</h2><div class="figures">{cells}</div></section>'
+
+
+# The page's sections, in order.
+SECTIONS: list[Section] = [
+    Section("model", "Model", lambda ctx: True, _model_section),
+    Section("data", "Data", lambda ctx: ctx.X is not None, _data_section),
+    Section("data", "Data", lambda ctx: ctx.X is None, _no_data_section),
+    Section("metrics", "Metrics", lambda ctx: bool(ctx.metrics.rows), _metrics_section),
+    Section(
+        "latent-map",
+        "Latent map",
+        lambda ctx: ctx.latent_map is not None,
+        _map_section,
+        _map_script,
+    ),
+    Section(
+        "similar",
+        "Similar items",
+        lambda ctx: ctx.is_table and ctx.latent_map is not None,
+        _similar_rows_section,
+    ),
+    Section("figures", "Figures", lambda ctx: any(p.applies(ctx) for p in PLOTS), _figures_section),
+]
+
+
+# ---------------------------------------------------------------------------------- build
 def _ids(ids: Any, n_samples: int) -> np.ndarray | None:
     """The ids as text, one per sample, checked; None without ids."""
     if ids is None:
@@ -555,7 +920,7 @@ def _ids(ids: Any, n_samples: int) -> np.ndarray | None:
     return _printable(np.array([str(v) for v in values.tolist()], dtype=object))
 
 
-def _feature_names(estimator: Any, X: Any, given: Any) -> np.ndarray | None:
+def _feature_names(estimator: Any, X: Any, given: Any, is_table: bool) -> np.ndarray | None:
     """Names of the features of a table: those given, else the estimator's
     ``feature_names_in_`` (fitted on a DataFrame), else the columns of a DataFrame X; None
     for other samples (an image's pixels, a series' steps), which are not named."""
@@ -567,13 +932,13 @@ def _feature_names(estimator: Any, X: Any, given: Any) -> np.ndarray | None:
             f"X's columns are not the {len(fitted)} the model was fitted on, in that order: "
             f"column {at} is {got!r} where the model has {want!r}"
         )
-    if not _is_table(estimator):
+    if not is_table:
         return None
     names = given
     if names is None:
-        names = getattr(estimator, "feature_names_in_", None)
+        names = fitted
     if names is None:
-        names = getattr(X, "columns", None)
+        names = columns
     if names is None:
         return None
     values = np.asarray(names)
@@ -585,94 +950,60 @@ def _feature_names(estimator: Any, X: Any, given: Any) -> np.ndarray | None:
     return _printable(np.array([str(v) for v in values.tolist()], dtype=object))
 
 
-def _map_items(estimator: Any, X: np.ndarray) -> np.ndarray:
-    """The items the codes stand for: the samples, or a series' windows."""
-    window = getattr(estimator, "window", None)
-    if window:
-        from aekit.datasets import sliding_windows
-
-        windows = sliding_windows(np.asarray(X), int(window), 1)
-        return windows.reshape(len(windows), -1)
-    return X
-
-
-def _map_section(
+def _context(
     estimator: Any,
-    X: np.ndarray,
-    y: np.ndarray | None,
-    codes: np.ndarray,
-    scores: np.ndarray | None,
-    max_points: int,
-    projection: str,
-    names: np.ndarray | None,
-    seed: int,
-) -> tuple[str, dict[str, Any], np.ndarray]:
-    items_all = _map_items(estimator, X)
-    n = len(codes)
-    rng = np.random.default_rng(seed)
-    shown = np.arange(n) if n <= max_points else np.sort(rng.choice(n, max_points, replace=False))
-    items = items_all[shown]
-    window = getattr(estimator, "window", None)
-    labels = None if y is None or window else np.asarray(y)[shown]
-    recon, values, value_name = None, None, ""
-    if hasattr(estimator, "reconstruct"):
-        recon = estimator.reconstruct(items)
-        values = estimator.reconstruction_error(items)
-        value_name = "reconstruction error"
-    elif scores is not None:
-        values = scores[int(window) - 1 :][shown] if window else scores[shown]
-        value_name = "anomaly score"
-        if labels is None:  # the score becomes the colour, and is shown once
-            labels, values = values.astype(np.float64), None
-    payload = map_payload(
-        codes[shown],
-        items,
-        recon,
-        labels,
-        values,
-        value_name,
-        shown,
-        _image_shape(estimator) if not window else None,
-        projection,
-        seed,
-        # A window is named by its first step, which is row `shown` of the series.
-        names=None if names is None else [str(v) for v in names[shown]],
+    X: Any = None,
+    y: Any = None,
+    *,
+    data_name: str | None = None,
+    path: str | Path | None = None,
+    max_points: int = 2000,
+    projection: str = "pca",
+    random_state: int = 0,
+    ids: Any = None,
+    feature_names: Any = None,
+) -> ReportContext:
+    """The checked context of a page (arguments as :func:`write_report`)."""
+    check_is_fitted(estimator, "module_")
+    window = getattr(estimator, "window", None) or None
+    layout = _signal_layout(estimator, window)
+    is_table = len(tuple(estimator.input_shape_)) == 1 and not window and layout is None
+    columns = _feature_names(estimator, X, feature_names, is_table)
+    if not (isinstance(max_points, (int, np.integer)) and max_points >= 2):
+        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
+    from aekit.plot.latent import PROJECTIONS
+
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection must be one of {sorted(PROJECTIONS)}, got {projection!r}")
+    data, labels, names = None, None, None
+    if X is not None:
+        data = np.asarray(X)
+        if y is not None:
+            labels = _printable(np.asarray(y).reshape(-1))
+            if labels.shape != (len(data),):
+                raise ValueError(f"y holds {labels.size} labels for {len(data)} samples")
+        names = _ids(ids, len(data))
+    elif ids is not None:
+        raise ValueError("ids name the rows of X: pass X as well")
+    return ReportContext(
+        estimator=estimator,
+        X=data,
+        y=labels,
+        ids=names,
+        feature_names=columns,
+        data_name=data_name,
+        path=Path(path) if path is not None else None,
+        max_points=int(max_points),
+        projection=projection,
+        seed=random_state,
+        capabilities=frozenset(estimator.capabilities),
+        image_shape=estimator.image_shape(),
+        window=window,
+        signal_layout=layout,
+        is_table=is_table,
     )
-    # Swatches are SVG (a fill attribute is not a style), so the policy can refuse every
-    # inline style attribute.
-    legend = "".join(
-        '<span><svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">'
-        f'<circle cx="5" cy="5" r="5" fill="{_esc(colour)}"/></svg>{_esc(text)}</span>'
-        for text, colour in payload["legend"]
-    )
-    what = "windows" if window else "samples"
-    count = f"{len(shown):,} of the {n:,} {what}" if len(shown) < n else f"all {n:,} {what}"
-    axes = payload["axes"]
-    projected = (
-        "the codes themselves"
-        if axes[0] == "z1"
-        else f"a {projection.upper()} projection of the {codes.shape[1]}-D codes"
-    )
-    body = f"""<section id="latent-map"><h2>Latent map</h2>
-<p class="note">{_esc(count)}, placed by {_esc(projected)}. Hover or tap a point to see the item;
-click it for its nearest neighbours in the full code space.</p>
-<div class="map-layout"><div class="map-box">
-<svg id="map" viewBox="0 0 {payload["size"]:g} {payload["size"]:g}" role="img"
- aria-label="latent map"></svg>
-<p class="axes">x: {_esc(axes[0])}{", y: " + _esc(axes[1]) if axes[1] else ""}</p>
-<div class="legend">{legend}</div></div>
-<aside id="preview" class="preview" hidden><h3 id="preview-title"></h3>
-<div class="pair"><figure><canvas id="preview-item" width="240" height="120"></canvas>
-<figcaption>the item</figcaption></figure>
-<figure id="preview-recon-figure"><canvas id="preview-recon" width="112" height="112"></canvas>
-<figcaption>its reconstruction</figcaption></figure></div>
-<p id="preview-values" class="note"></p></aside></div>
-<div id="neighbours" hidden><h3 id="neighbours-title"></h3>
-<div id="neighbours-list" class="strip"></div></div></section>"""
-    return body, payload, shown
 
 
-# ---------------------------------------------------------------------------------- build
 def build_report(
     estimator: Any,
     X: Any = None,
@@ -687,17 +1018,28 @@ def build_report(
     ids: Any = None,
     feature_names: Any = None,
 ) -> str:
-    """The HTML of a report on a fitted estimator, as a string; see :func:`write_report`."""
+    """The HTML of a report on a fitted estimator, as a string; see :func:`write_report`.
+
+    Examples
+    --------
+    >>> from aekit import Autoencoder
+    >>> from aekit.datasets import load_digits
+    >>> from aekit.report import build_report
+    >>> X, y = load_digits()
+    >>> ae = Autoencoder(latent_dim=2, epochs=2, random_state=0, verbose=False).fit(X[:200])
+    >>> page = build_report(ae, X[:200], y[:200])
+    >>> '<section id="latent-map">' in page
+    True
+    """
     with warnings.catch_warnings():
         # The page is built from arrays (sliced, reshaped), which carry no column names, so
         # scikit-learn would warn at every call of a model fitted on a DataFrame; a
         # DataFrame's names are checked once, in _feature_names.
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-        return _build(
+        ctx = _context(
             estimator,
             X,
             y,
-            title=title,
             data_name=data_name,
             path=path,
             max_points=max_points,
@@ -706,112 +1048,27 @@ def build_report(
             ids=ids,
             feature_names=feature_names,
         )
+        return _page(ctx, title or f"{type(estimator).__name__} report")
 
 
-def _build(
-    estimator: Any,
-    X: Any,
-    y: Any,
-    *,
-    title: str | None,
-    data_name: str | None,
-    path: str | Path | None,
-    max_points: int,
-    projection: str,
-    random_state: int,
-    ids: Any,
-    feature_names: Any,
-) -> str:
-    check_is_fitted(estimator, "module_")
-    columns = _feature_names(estimator, X, feature_names)
-    if not (isinstance(max_points, (int, np.integer)) and max_points >= 2):
-        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
-    from aekit.plot.latent import PROJECTIONS
-
-    if projection not in PROJECTIONS:
-        raise ValueError(f"projection must be one of {sorted(PROJECTIONS)}, got {projection!r}")
-    name = type(estimator).__name__
-    title = title or f"{name} report"
-    sections = [_model_section(estimator, Path(path) if path is not None else None)]
-    payload, shown, codes, scores = None, None, None, None
-    data = None
-    labels = None
-    if X is not None:
-        data = np.asarray(X)
-        if y is not None:
-            labels = _printable(np.asarray(y).reshape(-1))
-            expected = len(data)
-            if labels.shape != (expected,):
-                raise ValueError(f"y holds {labels.size} labels for {expected} samples")
-        names = _ids(ids, len(data))
-        if hasattr(estimator, "transform"):
-            codes = np.asarray(estimator.transform(data))
-        if _is_detector(estimator):
-            scores = estimator.decision_function(data)
-        metrics, notes = _metrics(estimator, data, labels, codes, scores, random_state)
-        window = getattr(estimator, "window", None)
-        sections.append(_data_section(data, labels, data_name, window))
-        sections.append(
-            f'<section id="metrics"><h2>Metrics</h2>{_table(metrics)}'
-            + "".join(f'<p class="note">{_esc(note)}</p>' for note in notes)
-            + "</section>"
-            if metrics
-            else ""
-        )
-        if codes is not None and codes.ndim == 2 and len(codes) >= 3:
-            body, payload, shown = _map_section(
-                estimator,
-                data,
-                labels,
-                codes,
-                scores,
-                int(max_points),
-                projection,
-                names,
-                random_state,
-            )
-            sections.append(body)
-            if _is_table(estimator):
-                sections.append(_similar_rows_section(data, labels, shown, payload, names, columns))
-    else:
-        if ids is not None:
-            raise ValueError("ids name the rows of X: pass X as well")
-        names = None
-        sections.append(
-            '<section id="data"><h2>Data</h2><p class="note">No data given: pass data '
-            "(<code>aekit report MODEL --data DATA</code>) for the metrics, the reconstructions "
-            "and the interactive latent map.</p></section>"
-        )
-    figures = _figures(estimator, data, labels, scores, shown, payload, names, random_state)
-    cells = "".join(
-        f'<figure><h3>{_esc(t)}</h3><img alt="{_esc(t)}" src="data:image/png;base64,{_png(f)}">'
-        f"<figcaption>{_esc(c)}</figcaption></figure>"
-        for t, c, f in figures
-    )
-    if cells:
-        sections.append(
-            f'<section id="figures"><h2>Figures</h2><div class="figures">{cells}</div></section>'
-        )
-    nav = "".join(
-        f'<a href="#{anchor}">{text}</a>'
-        for anchor, text in (
-            ("model", "Model"),
-            ("data", "Data"),
-            ("metrics", "Metrics"),
-            ("latent-map", "Latent map"),
-            ("similar", "Similar items"),
-            ("figures", "Figures"),
-        )
-        if f'id="{anchor}"' in "".join(sections)
-    )
-    script, code = "", []
-    if payload is not None:
-        code = [_asset("latent_map.js")]
-        # A data block (type application/json) is never run, so the policy needs no hash of it.
-        script = (
-            f'<script id="map-data" type="application/json">{json_for_html(payload)}</script>'
-            f"<script>{code[0]}</script>"
-        )
+def _page(ctx: ReportContext, title: str) -> str:
+    """The page: every section of :data:`SECTIONS` that applies, in order."""
+    bodies: list[str] = []
+    nav: dict[str, str] = {}  # anchor -> link text, in page order
+    scripts: list[tuple[str, str]] = []
+    for section in SECTIONS:
+        if not section.applies(ctx):
+            continue
+        body = section.render(ctx)
+        if not body:
+            continue
+        bodies.append(body)
+        nav.setdefault(section.anchor, section.nav)
+        if section.script is not None:
+            scripts.append(section.script(ctx))
+    links = "".join(f'<a href="#{anchor}">{_esc(text)}</a>' for anchor, text in nav.items())
+    code = [run for _, run in scripts]
+    tail = "".join(f"{data}<script>{run}</script>" for data, run in scripts)
     style = _asset("report.css")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
@@ -821,10 +1078,10 @@ def _build(
 <link rel="icon" href="data:,">
 <title>{_esc(title)}</title><style>{style}</style></head>
 <body><header><h1>{_esc(title)}</h1>
-<p class="subtitle">aekit {_esc(aekit.__version__)} · {_esc(when)}</p><nav>{nav}</nav></header>
-<main>{"".join(sections)}</main>
+<p class="subtitle">aekit {_esc(aekit.__version__)} · {_esc(when)}</p><nav>{links}</nav></header>
+<main>{"".join(bodies)}</main>
 <footer>Self-contained: every image and script is inside this file; it loads nothing.</footer>
-{script}</body></html>
+{tail}</body></html>
 """
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from aekit.plot.latent import _is_score, project
+from aekit.plot.latent import is_score, project
 
 # Nearest neighbours listed when a point is clicked (in the full code space).
 N_NEIGHBOURS = 8
@@ -42,7 +42,7 @@ def _colours(labels: np.ndarray | None) -> tuple[list[str], list[tuple[str, str]
 
     if labels is None:
         return [], []
-    if _is_score(labels):
+    if is_score(labels):
         cmap = matplotlib.colormaps["viridis"]
         low, high = _finite_range(labels)
         # +inf takes the top colour; NaN stays NaN, which the colour map draws as "bad".
@@ -89,6 +89,7 @@ def map_payload(
     method: str,
     random_state: int | None,
     names: list[str] | None = None,
+    nearest: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Everything the map's script draws, as JSON-ready values.
 
@@ -96,7 +97,8 @@ def map_payload(
     the same shape or None, ``labels`` (n,) classes or scores (the colours) or None,
     ``values`` (n,) a number shown with each item (its reconstruction error, its anomaly
     score) named ``value_name``, or None, ``sample_ids`` (n,) their rows in the data, and
-    ``names`` (n,) what the page calls them (their ids) instead of ``#row``, or None.
+    ``names`` (n,) what the page calls them (their ids) instead of ``#row``, or None, and
+    ``nearest`` the :func:`neighbours` of ``codes`` when the caller has them already.
     Item values travel as bytes (0..255 between the smallest and largest value shown, more
     than a screen can show), zlib-compressed: images with a blank background shrink several
     times more.
@@ -106,7 +108,9 @@ def map_payload(
     span = np.where(high - low > 0, high - low, 1.0)
     xy = MAP_MARGIN + (points - low) / span * (MAP_SIZE - 2 * MAP_MARGIN)
     xy[:, 1] = MAP_SIZE - xy[:, 1]  # SVG's y axis points down
-    ids, distances = neighbours(np.asarray(codes, dtype=np.float64))
+    if nearest is None:
+        nearest = neighbours(np.asarray(codes, dtype=np.float64))
+    ids, distances = nearest
     flat = items.reshape(len(items), -1).astype(np.float64)
     shown = (
         flat
@@ -122,8 +126,8 @@ def map_payload(
         "y": np.round(xy[:, 1], 1).tolist(),
         "colors": colours,
         "legend": legend,
-        "labels": None if labels is None or _is_score(labels) else [str(v) for v in labels],
-        "scores": None if labels is None or not _is_score(labels) else [_number(v) for v in labels],
+        "labels": None if labels is None or is_score(labels) else [str(v) for v in labels],
+        "scores": None if labels is None or not is_score(labels) else [_number(v) for v in labels],
         "values": None if values is None else [_number(v) for v in values],
         "value_name": value_name,
         "ids": [int(i) for i in sample_ids],

@@ -1,4 +1,8 @@
-"""Jobs built from the estimators."""
+"""Jobs built from the estimators.
+
+The demo, which also writes the HTML report, is the command line's (:mod:`aekit.cli.demo`):
+the report sits above the tasks.
+"""
 
 from aekit.tasks.compression import (
     CompressionReport,
@@ -13,7 +17,6 @@ from aekit.tasks.compression import (
     quantize,
     save_codes,
 )
-from aekit.tasks.demo import DemoResult, check_demo_output, run_demo
 from aekit.tasks.denoising import (
     DenoiseResult,
     denoise_figure,
@@ -21,19 +24,17 @@ from aekit.tasks.denoising import (
     run_denoise,
     summed_squared_error,
 )
-from aekit.tasks.generation import Generation, check_generation_output, generate, image_shape
+from aekit.tasks.generation import Generation, check_generation_output, generate
 from aekit.tasks.retrieval import LatentIndex, check_index_output
 
 __all__ = [
     "CompressionReport",
     "CompressionRow",
-    "DemoResult",
     "DenoiseResult",
     "Generation",
     "LatentIndex",
     "QuantizedCodes",
     "check_codes_output",
-    "check_demo_output",
     "check_generation_output",
     "check_index_output",
     "compress",
@@ -42,11 +43,9 @@ __all__ = [
     "denoise_figure",
     "dequantize",
     "generate",
-    "image_shape",
     "load_codes",
     "psnr",
     "quantize",
-    "run_demo",
     "run_denoise",
     "save_codes",
     "summed_squared_error",

@@ -30,6 +30,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._repr import result_repr
 from aekit._text import plural
 from aekit._untrusted import (
     ZIP_ERRORS,
@@ -41,7 +42,6 @@ from aekit._untrusted import (
 )
 from aekit.data import in_unit_interval
 from aekit.io.atomic import atomic_file
-from aekit.tasks._repr import result_repr
 from aekit.tasks.denoising import _rows, psnr, summed_squared_error
 
 # Storage types of the codes and their bits per code.

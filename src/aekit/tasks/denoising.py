@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._repr import result_repr
 from aekit.data import in_unit_interval
-from aekit.tasks._repr import result_repr
 
 
 def _rows(X: Any, name: str) -> np.ndarray:

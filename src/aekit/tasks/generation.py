@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._repr import result_repr
 from aekit._text import plural
 from aekit._untrusted import holds_only
 from aekit.io.atomic import atomic_directory, check_replaceable
-from aekit.tasks._repr import result_repr
 
 # What `generate` writes to its folder, and all that folder may hold to be replaced.
 OUTPUT_FILES = ("samples.npy", "interpolation.npy", "samples.png", "interpolation.png")
@@ -23,29 +23,6 @@ def _index(name: str, value: Any, n: int, source: str) -> int:
     if not -n <= value < n:
         raise ValueError(f"{name}={value} is out of range for {plural(n, 'sample')}{source}")
     return int(value)
-
-
-def image_shape(model: Any) -> tuple[int, int] | None:
-    """The ``(h, w)`` of the model's samples when they are one-channel images, else ``None``.
-
-    Samples fitted as ``(h, w)`` or ``(1, h, w)`` are images; rows of a table (``(d,)``), even
-    with a square ``d``, and multi-channel samples are not.
-
-    Examples
-    --------
-    >>> from aekit import VAE
-    >>> from aekit.datasets import load_digits
-    >>> from aekit.tasks import image_shape
-    >>> X = load_digits()[0][:100]
-    >>> image_shape(VAE(hidden=(8,), epochs=1, verbose=False).fit(X))
-    (8, 8)
-    >>> print(image_shape(VAE(hidden=(8,), epochs=1, verbose=False).fit(X.reshape(100, 64))))
-    None
-    """
-    shape = tuple(getattr(model, "input_shape_", ()) or ())
-    if len(shape) == 3 and shape[0] == 1:
-        shape = shape[1:]
-    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else None
 
 
 def is_generation_dir(path: Path) -> bool:
@@ -99,7 +76,7 @@ def generate(
     Parameters
     ----------
     model : fitted VAE
-        Anything with ``sample`` and ``interpolate``.
+        Anything with ``sample``, ``interpolate`` and ``image_shape``.
     n : int, default=16
         Samples to draw.
     steps : int, default=10
@@ -154,7 +131,7 @@ def generate(
     b = pool[_index("end", end, len(pool), source)]
     interpolation = model.interpolate(a, b, steps=steps)
 
-    shape = image_shape(model)
+    shape = model.image_shape()
     drawn: dict[str, Any] = {}
     if figures and shape is not None:
         from aekit import plot

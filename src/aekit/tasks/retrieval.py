@@ -412,7 +412,7 @@ class LatentIndex(BaseEstimator):
         holding nothing else (see :func:`check_index_output`); anything else is refused and
         left untouched.
         """
-        import aekit
+        from aekit._version import __version__
 
         metric, _ = self._check_params()
         if self.ntotal == 0:
@@ -421,7 +421,7 @@ class LatentIndex(BaseEstimator):
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "aekit_version": aekit.__version__,
+            "aekit_version": __version__,
             "metric": metric,
             "backend": self.backend,
             "count": self.ntotal,

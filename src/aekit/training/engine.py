@@ -1,24 +1,33 @@
-"""The one training loop behind every estimator.
+"""The one training loop behind every estimator: an epoch runner and its callbacks.
 
-Data lives in memory as tensors already on the training device; each epoch draws one permutation
-and gathers each mini-batch by indexing, so there is no per-sample Dataset/DataLoader path. Loss
-terms are summed on the device and read back once per epoch, never per batch.
+Batches come from a batch source (:mod:`aekit.training.sources`): in memory, each epoch draws
+one permutation and gathers each mini-batch by indexing, so there is no per-sample
+Dataset/DataLoader path. Loss terms are summed on the device and read back once per epoch,
+never per batch. Everything else (NaN guard, early stopping, learning-rate schedule, gradient
+clipping, progress) is a callback (:mod:`aekit.training.callbacks`), and a checkpoint
+(:mod:`aekit.training.checkpoint`) saves and restores the whole state between batches.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
 
 from aekit.losses import LossOutput
-from aekit.training.progress import Progress
+from aekit.training.callbacks import SCHEDULES, Callback, default_callbacks
+from aekit.training.sources import BatchSource, as_source
+
+if TYPE_CHECKING:
+    from aekit.training.checkpoint import StageCheckpoint
 
 # The objective maps (module, *batch tensors) to the loss and its breakdown.
 Objective = Callable[..., LossOutput]
@@ -52,6 +61,8 @@ class TrainConfig:
     eval_batch_size: int = 4096  # samples per forward pass when evaluating the validation loss
     verbose: bool = False  # progress bar (only on a terminal or in a notebook)
     desc: str = "fit"  # label of the progress bar
+    lr_schedule: str | None = None  # key of aekit.training.callbacks.SCHEDULES, or constant lr
+    clip_grad_norm: float | None = None  # largest global L2 norm of the gradients, or no clipping
 
 
 @dataclass
@@ -59,6 +70,31 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch
     best_epoch: int = 0  # 1-based epoch whose weights the module holds at the end
     stop_reason: str = "max_epochs"  # "max_epochs", "early_stopping", "interrupted" or "nan"
+
+
+class Position(NamedTuple):
+    """Where in an epoch training stopped between two batches (an interruption)."""
+
+    order: torch.Tensor  # (N,) the epoch's sample order
+    next_batch: int  # batches of the epoch already done
+    rows: list[list[torch.Tensor]]  # per batch done: the loss and its terms (0-d tensors)
+    names: list[str]  # "loss" and the names of the terms, in the order of each row
+
+
+@dataclass
+class TrainState:
+    """Everything the loop changes, shared with the callbacks and written into checkpoints."""
+
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    monitor: str  # "val_loss" with validation data, else "loss"
+    epoch: int = 0  # epochs completed
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: float = math.inf  # lowest monitored loss so far
+    best_epoch: int = 0  # its epoch (0: none yet)
+    best_state: dict[str, torch.Tensor] | None = None  # the module's weights at best_epoch
+    stop_reason: str | None = None  # set by a callback (or an interruption) to stop
+    position: Position | None = None  # set when stopped inside an epoch
 
 
 def _check_config(config: TrainConfig) -> None:
@@ -72,20 +108,32 @@ def _check_config(config: TrainConfig) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not (isinstance(config.lr, (int, float)) and config.lr > 0 and math.isfinite(config.lr)):
         raise ValueError(f"lr must be a positive number, got {config.lr!r}")
+    if config.lr_schedule is not None and config.lr_schedule not in SCHEDULES:
+        raise ValueError(
+            f"unknown lr_schedule {config.lr_schedule!r}; choose one of {sorted(SCHEDULES)}"
+        )
+    clip = config.clip_grad_norm
+    if clip is not None and not (
+        isinstance(clip, (int, float)) and not isinstance(clip, bool) and 0 < clip < math.inf
+    ):
+        raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip!r}")
 
 
 @torch.no_grad()
 def evaluate(
-    module: nn.Module, objective: Objective, data: Sequence[torch.Tensor], batch_size: int
+    module: nn.Module,
+    objective: Objective,
+    data: BatchSource | Sequence[torch.Tensor],
+    batch_size: int,
 ) -> dict[str, float]:
     """Mean of every loss term over ``data``, in eval mode, batched."""
+    source = as_source(data)
     was_training = module.training
     module.eval()
-    n = data[0].shape[0]
+    n = len(source)
     sums: torch.Tensor | None = None
     names: list[str] = []
-    for start in range(0, n, batch_size):
-        batch = [t[start : start + batch_size] for t in data]
+    for batch in source.batches(None, batch_size):
         out = objective(module, *batch)
         names = ["loss", *out.terms]
         values = torch.stack([out.total.detach(), *(v.detach() for v in out.terms.values())])
@@ -95,99 +143,185 @@ def evaluate(
     return dict(zip(names, (sums / n).tolist(), strict=True))
 
 
+class _DeferredInterrupt:
+    """Ctrl-C during training: the first one asks the loop to stop after the current batch
+    (so that the weights and the optimiser are never caught half-updated, and a checkpoint can
+    be written); a second one interrupts at once. Only the main thread can take signals; in
+    any other thread this does nothing and Ctrl-C raises where it lands, as before."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            signal.signal(signal.SIGINT, self._previous)
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            if self._previous is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._handle)
+            else:  # someone else's handler: leave Ctrl-C to it
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _epoch(
+    state: TrainState,
+    objective: Objective,
+    source: BatchSource,
+    config: TrainConfig,
+    backward_hooks: list[Callback],
+    interrupt: _DeferredInterrupt,
+) -> tuple[list[list[torch.Tensor]], list[str]] | None:
+    """One pass over ``source`` (or the rest of an interrupted one): the loss rows of every
+    batch and their names, or ``None`` when interrupted (``state.position`` says where)."""
+    module, optimizer = state.module, state.optimizer
+    n_batches = -(-len(source) // config.batch_size)
+    if state.position is None:
+        order, done, rows, names = source.order(), 0, [], []
+    else:
+        order, done, rows, names = state.position
+        state.position = None
+    for batch in source.batches(order, config.batch_size, done):
+        out = objective(module, *batch)
+        optimizer.zero_grad(set_to_none=True)
+        out.total.backward()
+        for callback in backward_hooks:
+            callback.on_after_backward(state)
+        optimizer.step()
+        names = ["loss", *out.terms]
+        rows.append([out.total.detach(), *(v.detach() for v in out.terms.values())])
+        done += 1
+        if interrupt.requested and done < n_batches:
+            state.position = Position(order, done, rows, names)
+            return None
+    return rows, names
+
+
 def train(
     module: nn.Module,
     objective: Objective,
-    train_data: Sequence[torch.Tensor],
+    train_data: BatchSource | Sequence[torch.Tensor],
     config: TrainConfig,
-    val_data: Sequence[torch.Tensor] | None = None,
+    val_data: BatchSource | Sequence[torch.Tensor] | None = None,
+    *,
+    callbacks: Sequence[Callback] | None = None,
+    checkpoint: StageCheckpoint | None = None,
 ) -> TrainResult:
     """Train ``module`` in place by minimising ``objective`` over mini-batches of ``train_data``.
 
-    The monitored quantity is ``val_loss`` when ``val_data`` is given, ``loss`` otherwise. With
-    early stopping the module ends with the weights of its best epoch. A loss that turns NaN or
-    infinite, or a KeyboardInterrupt, stops training and restores the best weights seen so far;
-    both are reported by a ``RuntimeWarning`` and ``TrainResult.stop_reason``. Randomness (the
-    permutations) comes from torch's global generator, which the caller seeds.
+    ``train_data`` and ``val_data`` are batch sources (:mod:`aekit.training.sources`) or
+    sequences of aligned tensors (data, targets, ...) on the training device. The monitored
+    quantity is ``val_loss`` when ``val_data`` is given, ``loss`` otherwise. ``callbacks``
+    (default: :func:`~aekit.training.callbacks.default_callbacks` of ``config``) run around
+    each epoch; with the defaults the module ends with the weights of its best epoch when early
+    stopping is on, and a loss that turns NaN or infinite, or a Ctrl-C, stops training and
+    restores the best weights seen so far, reported by a ``RuntimeWarning`` and
+    ``TrainResult.stop_reason``. Randomness (the permutations) comes from torch's global
+    generator, which the caller seeds.
+
+    ``checkpoint`` (a stage of :class:`~aekit.training.checkpoint.Checkpoint`) first restores
+    the stage's last saved state, if any: a finished stage returns its result at once; an
+    unfinished one continues where it stopped, bit-identically on the CPU. It then saves the
+    state every ``checkpoint.every`` epochs, on a Ctrl-C (between two batches) and at the end.
     """
     _check_config(config)
-    n = train_data[0].shape[0]
-    device = train_data[0].device
+    source = as_source(train_data)
+    val = None if val_data is None else as_source(val_data)
+    callbacks = default_callbacks(config) if callbacks is None else list(callbacks)
     optimizer = OPTIMIZERS[config.optimizer](module.parameters(), config.lr)
-    result = TrainResult()
-    best = math.inf
-    best_state: dict[str, torch.Tensor] | None = None
-    since_best = 0
-    progress = Progress(config.epochs, config.desc, config.verbose)
+    state = TrainState(module, optimizer, "val_loss" if val is not None else "loss")
+    if checkpoint is not None:
+        finished = checkpoint.restore(state, callbacks)
+        if finished is not None:
+            return finished
+    backward_hooks = [
+        c for c in callbacks if type(c).on_after_backward is not Callback.on_after_backward
+    ]
+    device = source.device
     module.train()
-    try:
-        for epoch in range(1, config.epochs + 1):
-            start_time = time.perf_counter()
-            perm = torch.randperm(n).to(device)
-            rows: list[list[torch.Tensor]] = []  # per batch: loss and terms, still on the device
-            names: list[str] = []
-            for start in range(0, n, config.batch_size):
-                batch = [t[perm[start : start + config.batch_size]] for t in train_data]
-                out = objective(module, *batch)
-                optimizer.zero_grad(set_to_none=True)
-                out.total.backward()
-                optimizer.step()
-                names = ["loss", *out.terms]
-                rows.append([out.total.detach(), *(v.detach() for v in out.terms.values())])
-            sizes = torch.tensor(
-                [min(config.batch_size, n - s) for s in range(0, n, config.batch_size)],
-                dtype=torch.float32,
-                device=device,
-            )
-            means = (sizes[:, None] * torch.stack([torch.stack(r) for r in rows])).sum(0) / n
-            record: dict[str, Any] = {"epoch": epoch}
-            record.update(zip(names, means.tolist(), strict=True))  # the epoch's one sync
-            if val_data is not None:
-                val = evaluate(module, objective, val_data, config.eval_batch_size)
-                record.update({f"val_{k}": v for k, v in val.items()})
-            record["time"] = time.perf_counter() - start_time
-            monitored = record["val_loss" if val_data is not None else "loss"]
-            if not math.isfinite(record["loss"]) or not math.isfinite(monitored):
-                result.stop_reason = "nan"
-                result.history.append(record)
-                break
-            result.history.append(record)
-            progress.update(**{k: v for k, v in record.items() if k in ("loss", "val_loss")})
-            if monitored < best:
-                best, since_best, result.best_epoch = monitored, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            else:
-                since_best += 1
-                if config.early_stopping and since_best >= config.patience:
-                    result.stop_reason = "early_stopping"
+    with _DeferredInterrupt() as interrupt:
+        for callback in callbacks:
+            callback.on_train_begin(state)
+        try:
+            while state.epoch < config.epochs and state.stop_reason is None:
+                start_time = time.perf_counter()
+                ran = _epoch(state, objective, source, config, backward_hooks, interrupt)
+                if ran is None:
+                    state.stop_reason = "interrupted"
                     break
-    except KeyboardInterrupt:
-        result.stop_reason = "interrupted"
-    finally:
-        progress.close()
+                rows, names = ran
+                n = len(source)
+                sizes = torch.tensor(
+                    [min(config.batch_size, n - s) for s in range(0, n, config.batch_size)],
+                    dtype=torch.float32,
+                    device=device,
+                )
+                means = (sizes[:, None] * torch.stack([torch.stack(r) for r in rows])).sum(0) / n
+                state.epoch += 1
+                record: dict[str, Any] = {"epoch": state.epoch}
+                record.update(zip(names, means.tolist(), strict=True))  # the epoch's one sync
+                if val is not None:
+                    values = evaluate(module, objective, val, config.eval_batch_size)
+                    record.update({f"val_{k}": v for k, v in values.items()})
+                record["time"] = time.perf_counter() - start_time
+                state.history.append(record)
+                for callback in callbacks:
+                    callback.on_epoch_end(state, record)
+                if interrupt.requested and state.stop_reason is None:
+                    state.stop_reason = "interrupted"
+                if checkpoint is not None and state.stop_reason not in ("nan", "interrupted"):
+                    checkpoint.save_every(state, callbacks)
+        except KeyboardInterrupt:
+            state.stop_reason = "interrupted"
+            state.position = None  # stopped anywhere: nothing consistent to save mid-epoch
+        finally:
+            for callback in callbacks:
+                callback.on_train_end(state)
+        if checkpoint is not None and state.stop_reason == "interrupted":
+            checkpoint.save(state, callbacks)
 
+    result = _finish(state, config)
+    if checkpoint is not None and result.stop_reason != "interrupted":
+        checkpoint.finish(module, result)
+    return result
+
+
+def _finish(state: TrainState, config: TrainConfig) -> TrainResult:
+    """Leave the module with the weights it should keep, and say why training stopped."""
+    module = state.module
+    history = state.history  # a NaN epoch stays in it, as the warning says
+    result = TrainResult(history, state.best_epoch, state.stop_reason or "max_epochs")
     if result.stop_reason in ("nan", "interrupted"):
-        if best_state is None:
+        if state.best_state is None:
             if result.stop_reason == "nan":
                 raise FloatingPointError(
                     "the training loss was NaN or infinite in the first epoch; lower `lr`, "
                     "scale the data, or check it for extreme values"
                 )
             raise KeyboardInterrupt
-        module.load_state_dict(best_state)
+        module.load_state_dict(state.best_state)
         what = (
-            f"the training loss became NaN or infinite in epoch {len(result.history)}"
+            f"the training loss became NaN or infinite in epoch {len(history)}"
             if result.stop_reason == "nan"
-            else f"training was interrupted in epoch {len(result.history) + 1}"
+            else f"training was interrupted in epoch {len(history) + 1}"
         )
         warnings.warn(
             f"{what}; stopped and kept the weights of epoch {result.best_epoch}",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    elif config.early_stopping and best_state is not None:
-        module.load_state_dict(best_state)
+    elif config.early_stopping and state.best_state is not None:
+        module.load_state_dict(state.best_state)
     else:
-        result.best_epoch = len(result.history)
+        result.best_epoch = len(history)
     module.eval()
     return result

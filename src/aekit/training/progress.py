@@ -25,6 +25,11 @@ class Progress:
             self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
             self._bar.update(1)
 
+    def skip(self, epochs: int) -> None:
+        """Count ``epochs`` already done (a resumed run) without a loss to show."""
+        if self._bar is not None:
+            self._bar.update(epochs)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()

@@ -1,9 +1,11 @@
-"""A short repr for the result objects of :mod:`aekit.tasks`: arrays by shape and dtype.
+"""A short repr for result objects (:mod:`aekit.tasks`, the demo): arrays by shape and dtype.
 
 Results hold whole arrays (16 generated images, a denoised data set); their default repr
 prints every value, so ``print(generate(vae))`` fills a screen. Assign
 ``__repr__ = result_repr`` in a NamedTuple or dataclass to show arrays as
 ``array(shape=(16, 8, 8), dtype=float32)`` and everything else as it is.
+
+Private, numpy only: shared by :mod:`aekit.tasks` and :mod:`aekit.cli.demo`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,226 @@
+"""The shared base of the autoencoder family (:class:`~aekit.Autoencoder`, :class:`~aekit.VAE`):
+one fit pipeline and the inference methods, as scikit-learn's ``_BasePCA`` serves ``PCA`` and
+``IncrementalPCA``.
+
+``fit`` = check the parameters (the class's ``_parameter_constraints``, before any data work)
+-> check the data -> resolve the plan (:func:`aekit.estimators._plan.resolve_plan`, a pure
+function of explicit arguments) -> build the objective from the plan -> split -> build and
+train (:meth:`TorchEstimator._fit_network`). A subclass says what differs: its constraints,
+its plan settings (:meth:`_plan_settings`), its objective (:meth:`_objective`) and, if any, its
+split of the validation data and its inference output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+
+from aekit._text import plural
+from aekit._validation import Boolean, Constraint, Integer, Options, OrNone, Real, Widths
+from aekit.data import check_dense, check_samples, input_dtype
+from aekit.data.scaling import SCALINGS
+from aekit.estimators._architectures import Network
+from aekit.estimators._plan import Plan, resolve_plan
+from aekit.estimators.base import TorchEstimator
+from aekit.losses import LOSSES, LossOutput
+from aekit.models import ACTIVATIONS, MODULES
+from aekit.models.conv import UPSAMPLERS
+from aekit.training import OPTIMIZERS
+
+Objective = Callable[..., LossOutput]
+
+# The constraints every member of the family shares (architecture choices are each class's).
+FAMILY_CONSTRAINTS: dict[str, Constraint] = {
+    "latent_dim": Integer(1),
+    "hidden": Widths("width"),
+    "activation": Options([*ACTIVATIONS, None]),
+    "weight_decay": Real(0),
+    "dropout": Real(0, 1),
+    "spatial_dims": Options([None, 1, 2, 3]),
+    "upsample": Options(list(UPSAMPLERS)),
+    "scaling": Options(["auto", None, *SCALINGS]),
+    "epochs": Integer(1),
+    "batch_size": OrNone(Integer(1)),
+    "lr": Real(0, closed="neither"),
+    "optimizer": Options(list(OPTIMIZERS)),
+    "validation_fraction": Real(0, 1),
+    "early_stopping": Boolean(),
+    "patience": Integer(1),
+}
+
+
+class BaseAutoencoder(TransformerMixin, TorchEstimator):
+    """Base of the autoencoder family: fit pipeline, encoding, decoding, reconstruction.
+
+    Not for direct use: see :class:`~aekit.Autoencoder` and :class:`~aekit.VAE`.
+    """
+
+    _json_state = (*TorchEstimator._json_state, "loss_", "batch_size_")
+    capabilities = frozenset({"encode", "reconstruct"})
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        # The network computes in float32, whatever precision comes in.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+    def _network(self) -> Network:
+        """The network settings among the parameters."""
+        return Network.of(self.get_params(deep=False))
+
+    def _plan_settings(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`resolve_plan` beyond the shared ones."""
+        return {}
+
+    def _objective(self, plan: Plan) -> Objective:
+        """The training objective for the plan."""
+        raise NotImplementedError
+
+    def _split(
+        self, X: np.ndarray, X_val: np.ndarray | None, seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Training and validation rows, scaled: ``X_val`` (the validated rows of
+        ``validation_data``) when given, else a seeded ``validation_fraction`` share of ``X``
+        (none when it rounds to no row)."""
+        if X_val is not None:
+            return X, self._scale(X_val)
+        n_val = round(self.validation_fraction * X.shape[0])
+        if n_val < 1 or n_val >= X.shape[0]:
+            return X, None
+        perm = np.random.RandomState(seed).permutation(X.shape[0])
+        return X[perm[n_val:]], X[perm[:n_val]]
+
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        validation_data: Any = None,
+        checkpoint: str | Path | None = None,
+        resume: bool = False,
+        checkpoint_every: int = 1,
+    ) -> BaseAutoencoder:
+        """Train the model on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *sample_shape)
+            Training data: a 2-D table (array, list or DataFrame) or a stack of images.
+        y : ignored
+        validation_data : array-like, optional
+            Held-out data of the same shape; monitored instead of a ``validation_fraction``
+            split.
+        checkpoint : str or Path, optional
+            A folder to save the training state in (weights, optimiser, random generators,
+            history, early stopping: :mod:`aekit.training.checkpoint`), every
+            ``checkpoint_every`` epochs, on Ctrl-C and at the end. It must be absent, empty,
+            or a checkpoint of this run with ``resume=True``.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint`` (a fresh start when there is none
+            yet): same parameters and data, and on the CPU at the same thread count the
+            result is bit-identical to a run that was never stopped.
+        checkpoint_every : int, default=1
+            Epochs between two checkpoints.
+
+        Returns
+        -------
+        self
+        """
+        self._begin_fit()
+        dtype = input_dtype(X)  # before validation casts it to float32
+        X, _ = self._validate(X, reset=True)
+        val_raw = None
+        if validation_data is not None:
+            val_raw, _ = check_samples(self, validation_data, reset=False)
+        seed, opened = self._open_checkpoint(checkpoint, resume, checkpoint_every, [X, val_raw])
+        plan, X = resolve_plan(
+            X,
+            input_shape=self.input_shape_,
+            dtype=dtype,
+            architecture=self.architecture,
+            network=self._network(),
+            scaling=self.scaling,
+            **self._plan_settings(),
+        )
+        self.scaling_ = plan.scaling
+        self.loss_ = plan.loss
+        objective = self._objective(plan)
+        X_train, X_val = self._split(X, val_raw, seed)
+        config = self._train_config(len(X_train))
+        self.batch_size_ = config.batch_size
+        self._resolve_device()
+        _, module_cls = MODULES[plan.module_kind]
+        self._fit_network(
+            lambda: module_cls(plan.module_config),
+            objective,
+            self._tensors(X_train),  # type: ignore[arg-type]
+            config,
+            seed,
+            val_data=self._tensors(X_val),
+            checkpoint=opened,
+        )
+        return self
+
+    # ---------------------------------------------------------------- inference
+    def _output(self, x: torch.Tensor) -> Any:
+        """The network's deterministic output for scaled rows ``x`` (B, D) at inference."""
+        return self.module_(x)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Encode ``X`` into codes of shape ``(n_samples, latent_dim)``.
+
+        Raises a ValueError naming the rows whose values overflow float32 on the way (once
+        scaled, or in the network), whose codes would be NaN or infinite; the same holds for
+        every inference method.
+        """
+        X, _ = self._validate(X, reset=False)
+        return self._infer(self.module_.encode, X)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decode codes ``(n_samples, latent_dim)`` into data of the training samples' shape."""
+        check_is_fitted(self, "module_")
+        check_dense(X)
+        Z = check_array(X, dtype=np.float32)
+        if Z.shape[1] != self.module_.config.latent_dim:
+            raise ValueError(
+                f"codes have {plural(Z.shape[1], 'column')}, but {type(self).__name__} has "
+                f"latent_dim={self.module_.config.latent_dim}"
+            )
+        out = self._unscale(self._map_batches(self.module_.decode, np.ascontiguousarray(Z)))
+        return self._finite(out).reshape(Z.shape[0], *self.input_shape_)
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Return x_hat = g(f(x)) for every sample, in the shape of ``X``."""
+        X, shape = self._validate(X, reset=False)
+        out = self._map_batches(lambda x: self._output(x).x_hat, self._scale_finite(X))
+        return self._finite(self._unscale(out)).reshape(X.shape[0], *shape)
+
+    def denoise(self, X: Any) -> np.ndarray:
+        """Return g(f(x_tilde)) for noisy samples x_tilde, in the shape of ``X``.
+
+        The same computation as :meth:`reconstruct`, named for its use: a model trained with
+        ``noise`` maps corrupted inputs back towards clean ones.
+        """
+        return self.reconstruct(X)
+
+    def reconstruction_error(self, X: Any) -> np.ndarray:
+        """Per-sample value of the training loss, shape ``(n_samples,)``.
+
+        The mean over features of the binary cross-entropy or squared error, computed where the
+        network works (after ``scaling_``), so features weigh alike.
+        """
+        X, _ = self._validate(X, reset=False)
+        loss = LOSSES[self.loss_]
+        return self._infer(lambda x: loss(self._output(x), x), X)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Minus the mean reconstruction error (higher is better, for model selection)."""
+        return -float(np.mean(self.reconstruction_error(X)))
