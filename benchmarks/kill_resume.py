@@ -1,11 +1,13 @@
 """Kill `aekit train --checkpoint` with SIGKILL at random moments, resume it, compare the bits.
 
-One uninterrupted run (no checkpoint) gives the reference weights. Each trial then starts
-`aekit train --checkpoint DIR`, kills it with SIGKILL after a random delay drawn over the length
-of a run (import and data loading included, so some kills land before the first checkpoint,
-most during training, some while a checkpoint is being written), and runs
-`aekit train --resume DIR` to the end. A trial passes when the resumed model's weights are
-bit-identical to the reference. Every process runs at one thread (OMP_NUM_THREADS=1).
+One uninterrupted run (no checkpoint) gives the reference weights and the length of its
+training. Each trial then starts `aekit train --checkpoint DIR`, waits until the run has
+opened its checkpoint folder (training is about to start), kills it with SIGKILL after a
+further random delay drawn over the length of the training (so kills land between epochs,
+inside them, while a checkpoint is being written, and a few after the end of training, while
+the model is saved), and runs `aekit train --resume DIR` to the end. A trial passes when the
+resumed model's weights are bit-identical to the reference. Every process runs at one thread
+(OMP_NUM_THREADS=1).
 
     python benchmarks/kill_resume.py [--data ../shared/data/mnist.npz] [--n 3000] [--kills 20]
 
@@ -19,6 +21,7 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -79,22 +82,30 @@ def main(argv: list[str] | None = None) -> int:
         np.save(data, images)
 
     start = time.perf_counter()
-    subprocess.run(train_command(data, work / "reference", args), env=env, check=True)
+    done = subprocess.run(
+        train_command(data, work / "reference", args), env=env, check=True, capture_output=True
+    )
     run_time = time.perf_counter() - start
+    train_time = float(re.search(rb"in ([0-9.]+) s", done.stdout)[1])  # "trained N epochs in T s"
     reference = weights_digest(work / "reference")
-    print(f"reference run: {run_time:.1f} s, weights sha256 {reference[:16]}")
+    print(
+        f"reference run: {run_time:.1f} s, of which training {train_time:.1f} s; weights "
+        f"sha256 {reference[:16]}"
+    )
 
     rng = random.Random(args.seed)
     passed, overheads = 0, []
     for trial in range(1, args.kills + 1):
         folder, out = work / f"ck{trial}", work / f"model{trial}"
-        delay = rng.uniform(0.3, run_time)
+        delay = rng.uniform(0.0, 1.1 * train_time)
         proc = subprocess.Popen(
             train_command(data, out, args, "--checkpoint", str(folder)),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        while not (folder / "plan.json").exists() and proc.poll() is None:
+            time.sleep(0.01)
         time.sleep(delay)
         killed = proc.poll() is None
         if killed:
@@ -114,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         passed += same
         state = "killed" if killed else "finished before the kill"
         print(
-            f"trial {trial:2d}: {state} after {delay:5.2f} s (checkpoint files: "
+            f"trial {trial:2d}: {state} {delay:5.2f} s into training (checkpoint files: "
             f"{', '.join(records) or 'none'}); resumed in {overheads[-1]:.1f} s; "
             f"{'bit-identical' if same else 'DIFFERENT'}"
         )

@@ -190,6 +190,23 @@ def test_a_newer_checkpoint_version_is_refused(tmp_path):
         Checkpoint(tmp_path / "ck", PLAN, 1, resume=True)
 
 
+def test_a_plan_with_a_boolean_seed_or_version_is_refused(tmp_path):
+    # JSON's true is not the integer 1: a plan holding it was not written by aekit.
+    for key, message in (("seed", "is damaged: no plan or seed"), ("version", "newer aekit")):
+        Checkpoint(tmp_path / key, PLAN, 1)
+        plan = json.loads((tmp_path / key / "plan.json").read_text())
+        plan[key] = True
+        (tmp_path / key / "plan.json").write_text(json.dumps(plan))
+        with pytest.raises(ValueError, match=message):
+            Checkpoint(tmp_path / key, PLAN, 1, resume=True)
+
+
+def test_checkpoint_every_takes_numpy_integers(tmp_path):
+    assert Checkpoint(tmp_path / "ck", PLAN, 1, every=np.int64(2)).every == 2
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive integer, got True"):
+        Checkpoint(tmp_path / "new", PLAN, 1, every=True)
+
+
 def test_gradient_clipping_bounds_the_step():
     config = TrainConfig(epochs=1, batch_size=300, lr=1.0, optimizer="sgd", clip_grad_norm=1e-3)
     X, y = _data()
@@ -353,3 +370,44 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_bits():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2/2 resumed runs bit-identical" in done.stdout
+
+
+def test_the_estimators_take_a_schedule_and_clipping(digits):
+    ae = aekit.Autoencoder(
+        latent_dim=3, epochs=4, lr_schedule="cosine", clip_grad_norm=1.0, verbose=False
+    ).fit(digits)
+    lrs = [record["lr"] for record in ae.history_]
+    # Cosine annealing from 1e-3 to 0 over 4 epochs: cos(pi * t / 4) steps.
+    expected = [5e-4 * (1 + np.cos(np.pi * t / 4)) for t in range(1, 5)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-6, atol=1e-12)  # float lr arithmetic
+    with pytest.raises(ValueError, match="lr_schedule='step' is not valid"):
+        aekit.VAE(lr_schedule="step").fit(digits)
+    with pytest.raises(ValueError, match="clip_grad_norm must be a positive number"):
+        aekit.AnomalyDetector(clip_grad_norm=-1.0).fit(digits.reshape(200, -1))
+
+
+def test_a_killed_writers_temporary_files_are_removed_on_resume(tmp_path):
+    Checkpoint(tmp_path / "ck", PLAN, 1)
+    # What a kill during an atomic write leaves: aekit's marker, a process that is gone.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    from aekit.io.atomic import _host
+
+    leftover = (
+        tmp_path / "ck" / f".fit-000003.json.aekit-new-{_host()}-{dead.stdout.strip()}-ab12.tmp"
+    )
+    leftover.write_text("{")
+    mine = tmp_path / "ck" / ".notes.tmp"
+    mine.write_text("not aekit's")
+    Checkpoint(tmp_path / "ck", PLAN, 1, resume=True)
+    assert not leftover.exists() and mine.exists()
+
+
+def test_numpy_settings_checkpoint_as_python_numbers_do(digits, tmp_path):
+    ae = aekit.Autoencoder(
+        latent_dim=np.int64(3), lr=np.float32(2**-10), epochs=2, random_state=0, verbose=False
+    )  # 2**-10: the same number in float32 and float64
+    ae.fit(digits, checkpoint=tmp_path / "ck")
+    same = aekit.Autoencoder(latent_dim=3, lr=2**-10, epochs=2, random_state=0, verbose=False)
+    assert _same(_state(ae), _state(same.fit(digits)))

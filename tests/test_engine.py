@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -145,6 +146,9 @@ def test_seeded_restores_global_generator():
         ("epochs", 0, "epochs must be a positive integer"),
         ("batch_size", 2.5, "batch_size must be a positive integer"),
         ("lr", -1.0, "lr must be a positive number"),
+        ("lr", True, "lr must be a positive number, got True"),
+        ("epochs", np.True_, "epochs must be a positive integer, got np.True_"),
+        ("clip_grad_norm", True, "clip_grad_norm must be a positive number or None, got True"),
     ],
 )
 def test_bad_config(field, value, message):
@@ -152,6 +156,21 @@ def test_bad_config(field, value, message):
     cfg = TrainConfig(**{field: value})
     with pytest.raises(ValueError, match=message):
         train(nn.Linear(5, 1), _mse, [X, y], cfg)
+
+
+def test_numpy_scalars_train_as_python_numbers_do():
+    # What the estimators' parameter checks accept (aekit._validation), the engine accepts.
+    X, y = _regression()
+    weights = []
+    python, numpy = (3, 32, 0.0625), (np.int64(3), np.int32(32), np.float32(0.0625))
+    for epochs, batch_size, lr in (python, numpy):
+        torch.manual_seed(0)
+        module = nn.Linear(5, 1)
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer="sgd")
+        result = train(module, _mse, [X, y], cfg)
+        assert [r["epoch"] for r in result.history] == [1, 2, 3]
+        weights.append(module.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])  # 0.0625 is exact in float32: the same steps
 
 
 def test_resolve_device():

@@ -170,7 +170,8 @@ def test_manifest_describes_the_graphs(data: dict[str, np.ndarray], tmp_path: Pa
 def test_opset_no_check_and_reexport(data: dict[str, np.ndarray], tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     estimator, X = fitted("dense", data)
-    result = export_onnx(estimator, tmp_path, opset=17, check=False)
+    # numpy's integers are integers (a Python int, 18, is the CLI test's).
+    result = export_onnx(estimator, tmp_path, opset=np.int64(17), check=False)
     assert result.opset == 17
     assert onnx.load(str(result.model)).opset_import[0].version == 17
     assert result.max_abs_diff == {}
@@ -262,6 +263,8 @@ def test_unfitted_estimator_and_bad_arguments(data: dict[str, np.ndarray], tmp_p
         export_onnx(estimator, tmp_path, exporter="tf")
     with pytest.raises(ValueError, match="opset"):
         export_onnx(estimator, tmp_path, opset=2.5)
+    with pytest.raises(ValueError, match="an integer of at least 7, got True"):
+        export_onnx(estimator, tmp_path, opset=True)
 
 
 def test_foreign_files_are_not_overwritten(data: dict[str, np.ndarray], tmp_path: Path) -> None:

@@ -221,6 +221,11 @@ def test_psnr() -> None:
     assert psnr(clean, (clean + 0.1).reshape(4, 64)) == pytest.approx(20.0)  # flat rows
     with pytest.raises(ValueError, match="data_range must be a positive number"):
         psnr(clean, clean, data_range=0)
+    # A flag or an infinite peak is a mistake, not a range; numpy's integers are numbers.
+    for bad in (True, float("inf")):
+        with pytest.raises(ValueError, match=f"data_range must be a positive number, got {bad}"):
+            psnr(clean, clean + 0.1, data_range=bad)
+    assert psnr(table, table + 1.0, data_range=np.int64(100)) == pytest.approx(40.0)
     with pytest.raises(ValueError, match="NaN or infinity"):
         psnr(clean, np.full_like(clean, np.nan))
     with pytest.raises(ValueError, match="constant"):

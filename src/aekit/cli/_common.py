@@ -1,5 +1,6 @@
-"""Pieces shared by the verbs: checking inputs and outputs before any work, the model kinds
-each verb takes, reading DATA, writing arrays atomically."""
+"""Pieces shared by the verbs: their parsers' common arguments, checking inputs and outputs
+before any work, the model kinds each verb takes, loading MODEL and reading DATA, writing
+arrays, tables and figures atomically."""
 
 from __future__ import annotations
 
@@ -87,6 +88,71 @@ def check_device(device: Any) -> None:
         resolve_device(device)
 
 
+# -------------------------------------------------------------------------------- parsers
+MODEL_HELP = "a saved model directory"
+DEVICE_HELP = "where to run (default: the model's setting)"
+
+
+def verb_parser(
+    subparsers: Any, verb: str, help: str, doc: str | None, *, raw: bool = False
+) -> argparse.ArgumentParser:
+    """The parser of ``verb``, described by its module's docstring ``doc``; ``raw`` keeps the
+    docstring's line breaks (one that lists columns or fields)."""
+    layout = {"formatter_class": argparse.RawDescriptionHelpFormatter} if raw else {}
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        verb, help=help, description=doc, **layout
+    )
+    return parser
+
+
+def model_parser(
+    subparsers: Any,
+    verb: str,
+    help: str,
+    doc: str | None,
+    *,
+    out_help: str = "output file (.npy or .csv)",
+    model_help: str = MODEL_HELP,
+    data: bool = True,
+    raw: bool = False,
+) -> argparse.ArgumentParser:
+    """The parser of a verb that runs a saved model: ``MODEL``, then (unless ``data`` is
+    false) ``DATA`` and the options that say how to read it, then ``--out``. The verb adds its
+    own options and ends with :func:`finish_parser`."""
+    parser = verb_parser(subparsers, verb, help, doc, raw=raw)
+    parser.add_argument("model", metavar="MODEL", help=model_help)
+    if data:
+        add_data_argument(parser)
+    parser.add_argument("--out", required=True, help=out_help)
+    return parser
+
+
+def add_array_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    help: str,
+    *,
+    metavar: str = "DATA",
+    key: str = "--key",
+) -> None:
+    """An optional array file ``flag`` (read with :func:`aekit.datasets.load`) and ``key``,
+    the array to read from it when it is an .npz file."""
+    parser.add_argument(flag, metavar=metavar, help=help)
+    parser.add_argument(key, help=f"the array to read from a {flag} .npz file")
+
+
+def finish_parser(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], int],
+    device_help: str | None = DEVICE_HELP,
+) -> None:
+    """Add ``--device`` (the last option of the verbs that run a model; None: no such option)
+    and make ``run`` what the verb does."""
+    if device_help is not None:
+        parser.add_argument("--device", help=device_help)
+    parser.set_defaults(run=run)
+
+
 # ------------------------------------------------------------------------ inputs, outputs
 @dataclass(frozen=True)
 class Input:
@@ -121,6 +187,16 @@ class Output:
 def data_input(value: str | None, name: str = "DATA") -> Input:
     """DATA as an input: a built-in name is no file."""
     return Input(None if value is None or value in BUILTIN else value, name)
+
+
+def model_input(args: argparse.Namespace) -> Input:
+    """MODEL as an input: a directory inside which nothing may be written."""
+    return Input(args.model, "MODEL", directory=True)
+
+
+def array_output(path: str | Path, name: str = "--out") -> Output:
+    """A file of samples a verb writes with :func:`write_array` (.npy or .csv)."""
+    return Output(path, name, suffixes=ARRAY_SUFFIXES)
 
 
 def _real(path: str | Path) -> Path:
@@ -389,6 +465,25 @@ def read_data(args: argparse.Namespace, model: Any = None) -> Data:
     return Data(load(source, key=key), None, "index", None)
 
 
+def check_model_paths(args: argparse.Namespace, outputs: Sequence[Output], *inputs: Input) -> None:
+    """:func:`check_paths` for a verb that runs MODEL on DATA: refuse ``outputs`` that would
+    destroy MODEL, DATA or the verb's other ``inputs``, or that cannot be written."""
+    check_paths([model_input(args), data_input(args.data), *inputs], outputs)
+
+
+def model_and_data(
+    args: argparse.Namespace, outputs: Sequence[Output], *inputs: Input
+) -> tuple[Any, Data]:
+    """The first step of a verb that runs MODEL on DATA: :func:`check_model_paths`, then load
+    the model (its kind checked against the verb) on ``--device`` and read DATA as the model
+    reads it.
+
+    Returns the estimator and DATA; raises ValueError before any work on a mistake."""
+    check_model_paths(args, outputs, *inputs)
+    model = load_model(args.verb, args.model, args.device)
+    return model, read_data(args, model)
+
+
 def read_labels(args: argparse.Namespace, data: Data) -> np.ndarray | None:
     """Labels of the samples of ``data``: ``--labels FILE`` or a column of the table DATA,
     else a built-in set's own, else None. A labels file is one label per sample: .npy, or a
@@ -475,14 +570,28 @@ def write_array(
     rows = array.reshape(len(array), -1)
     if ids is None:
         return write_file(path, lambda tmp: np.savetxt(tmp, rows, delimiter=",", fmt="%.8g"))
+    header = [id_name, *(f"{column}{j + 1}" for j in range(rows.shape[1]))]
+    named = zip(ids.tolist(), rows.tolist(), strict=True)
+    return write_csv(path, header, ([name, *(f"{v:.8g}" for v in row)] for name, row in named))
+
+
+def write_csv(
+    path: str | Path, header: Sequence[Any], rows: Iterable[Sequence[Any]], newline: str = "\r\n"
+) -> Path:
+    """Write a .csv of ``header`` then one line per row of ``rows``, atomically; ``newline``
+    ends each line (the csv module's ``\\r\\n`` unless a verb's format says otherwise)."""
 
     def write(tmp: Path) -> None:
         import csv
 
         with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow([id_name, *(f"{column}{j + 1}" for j in range(rows.shape[1]))])
-            for name, row in zip(ids.tolist(), rows.tolist(), strict=True):
-                writer.writerow([name, *(f"{v:.8g}" for v in row)])
+            writer = csv.writer(f, lineterminator=newline)
+            writer.writerow(header)
+            writer.writerows(rows)
 
     return write_file(path, write)
+
+
+def write_figure(path: str | Path, figure: Any) -> Path:
+    """Save a matplotlib ``figure`` as ``path`` (a .png), atomically."""
+    return write_file(path, lambda tmp: figure.savefig(tmp, dpi=100))

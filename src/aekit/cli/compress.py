@@ -10,13 +10,12 @@ import numpy as np
 
 from aekit._text import plural
 from aekit.cli._common import (
-    Input,
     Output,
-    add_data_argument,
-    check_paths,
+    add_array_option,
     data_input,
-    load_model,
-    read_data,
+    finish_parser,
+    model_and_data,
+    model_parser,
 )
 from aekit.datasets import load as load_data
 
@@ -26,14 +25,13 @@ DTYPES = ("float32", "float16", "int8")
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = model_parser(
+        subparsers,
         "compress",
-        help="store the codes of data compactly and report the cost",
-        description=__doc__,
+        "store the codes of data compactly and report the cost",
+        __doc__,
+        out_help="the codes file to write (.npz)",
     )
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
-    add_data_argument(parser)
-    parser.add_argument("--out", required=True, help="the codes file to write (.npz)")
     parser.add_argument(
         "--dtype",
         choices=DTYPES,
@@ -41,31 +39,24 @@ def add_parser(subparsers: Any) -> None:
         help="storage type of the codes written: int8 (an affine quantiser per dimension), "
         "float16 or float32 (default int8); the report compares all three",
     )
-    parser.add_argument(
+    add_array_option(
+        parser,
         "--pca-fit",
-        metavar="DATA",
-        help="data to fit the PCA baseline on, such as the model's training data "
+        "data to fit the PCA baseline on, such as the model's training data "
         "(default: DATA itself, the best linear code for it)",
+        key="--pca-key",
     )
-    parser.add_argument("--pca-key", help="the array to read from a --pca-fit .npz file")
     parser.add_argument("--no-pca", action="store_true", help="leave the PCA baseline out")
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:
     from aekit.tasks.compression import compress, compression_report, save_codes
 
-    check_paths(
-        [
-            Input(args.model, "MODEL", directory=True),
-            data_input(args.data),
-            data_input(args.pca_fit, "--pca-fit"),
-        ],
-        [Output(args.out, "--out", suffixes=(".npz",))],
+    model, data = model_and_data(
+        args, [Output(args.out, "--out", suffixes=(".npz",))], data_input(args.pca_fit, "--pca-fit")
     )
-    model = load_model("compress", args.model, args.device)
-    X = read_data(args, model).X
+    X = data.X
     q = compress(model, X, args.dtype)
     X_fit = None if args.pca_fit is None else load_data(args.pca_fit, key=args.pca_key)
     fit = X if X_fit is None else X_fit

@@ -6,33 +6,31 @@ import argparse
 from typing import Any
 
 from aekit.cli._common import (
-    ARRAY_SUFFIXES,
     Input,
-    Output,
+    array_output,
     check_paths,
+    finish_parser,
     load_model,
+    model_input,
+    verb_parser,
     write_array,
 )
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "decompress", help="decode codes written by aekit compress", description=__doc__
+    parser = verb_parser(
+        subparsers, "decompress", "decode codes written by aekit compress", __doc__
     )
     parser.add_argument("model", metavar="MODEL", help="the model directory that compressed")
     parser.add_argument("codes", metavar="CODES", help="a codes file from aekit compress (.npz)")
     parser.add_argument("--out", required=True, help="output file (.npy or .csv)")
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:
     from aekit.tasks.compression import decompress, load_codes
 
-    check_paths(
-        [Input(args.model, "MODEL", directory=True), Input(args.codes, "CODES")],
-        [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
-    )
+    check_paths([model_input(args), Input(args.codes, "CODES")], [array_output(args.out)])
     model = load_model("decompress", args.model, args.device)
     q = load_codes(args.codes)
     recon = decompress(model, q)

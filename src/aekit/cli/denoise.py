@@ -9,40 +9,37 @@ from typing import Any
 import numpy as np
 
 from aekit.cli._common import (
-    ARRAY_SUFFIXES,
-    Input,
     Output,
-    add_data_argument,
-    check_paths,
+    add_array_option,
+    array_output,
+    check_model_paths,
     data_input,
+    finish_parser,
     load_model,
+    model_parser,
     read_data,
     write_array,
-    write_file,
+    write_figure,
 )
 from aekit.datasets import load as load_data
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "denoise", help="denoise data through a (denoising) autoencoder", description=__doc__
+    parser = model_parser(
+        subparsers, "denoise", "denoise data through a (denoising) autoencoder", __doc__
     )
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
-    add_data_argument(parser)
-    parser.add_argument("--out", required=True, help="output file (.npy or .csv)")
-    parser.add_argument(
+    add_array_option(
+        parser,
         "--clean",
+        "the clean data DATA was made from: print the PSNR of DATA and of the output against it",
         metavar="FILE",
-        help="the clean data DATA was made from: print the PSNR of DATA and of the output "
-        "against it",
+        key="--clean-key",
     )
-    parser.add_argument("--clean-key", help="the array to read from a --clean .npz file")
     parser.add_argument("--png", metavar="FILE", help="also draw noisy above denoised images")
     parser.add_argument(
         "--n-images", type=int, default=10, help="images shown in the --png figure (default 10)"
     )
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def _is_image_stack(X: np.ndarray) -> bool:
@@ -54,17 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from aekit.tasks.denoising import denoise_figure, run_denoise
 
     # Refuse a wrong file name or option before the work, not after it.
-    outputs = [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)]
+    outputs = [array_output(args.out)]
     if args.png is not None:
         outputs.append(Output(args.png, "--png", suffixes=(".png",)))
-    check_paths(
-        [
-            Input(args.model, "MODEL", directory=True),
-            data_input(args.data),
-            data_input(args.clean, "--clean"),
-        ],
-        outputs,
-    )
+    check_model_paths(args, outputs, data_input(args.clean, "--clean"))
     if args.n_images < 1:
         raise ValueError(f"--n-images must be at least 1, got {args.n_images}")
     model = load_model("denoise", args.model, args.device)
@@ -93,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
             f"{result.psnr_denoised:.2f} dB ({gain:+.2f} dB)"
         )
     if fig is not None:
-        png = write_file(args.png, lambda tmp, f=fig: f.savefig(tmp, dpi=100))
+        png = write_figure(args.png, fig)
         print(f"wrote {png}")
     return 0

@@ -12,7 +12,6 @@ writes the scores alone.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +19,26 @@ import numpy as np
 
 from aekit._text import plural
 from aekit.cli._common import (
-    Input,
     Output,
-    add_data_argument,
-    check_paths,
-    data_input,
-    load_model,
-    read_data,
+    finish_parser,
+    model_and_data,
+    model_parser,
     write_array,
-    write_file,
+    write_csv,
 )
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = model_parser(
+        subparsers,
         "detect",
-        help="score data with an anomaly detector",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "score data with an anomaly detector",
+        __doc__,
+        model_help="a saved anomaly detector directory",
+        out_help="output file (.csv, or .npy for scores)",
+        raw=True,
     )
-    parser.add_argument("model", metavar="MODEL", help="a saved anomaly detector directory")
-    add_data_argument(parser)
-    parser.add_argument("--out", required=True, help="output file (.csv, or .npy for scores)")
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def write_scores(
@@ -55,27 +50,17 @@ def write_scores(
     id_name: str = "id",
 ) -> Path:
     """Write one CSV row per sample, atomically (a temporary file renamed into place)."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            id_column = [id_name] if ids is not None else []
-            writer.writerow(["index", *id_column, "score", "probability", "label"])
-            for i, (s, p, label) in enumerate(zip(scores, proba, labels, strict=True)):
-                name = [ids[i]] if ids is not None else []
-                writer.writerow([i, *name, f"{s:.8g}", f"{p:.6f}", int(label)])
-
-    return write_file(path, write)
+    id_column = [id_name] if ids is not None else []
+    rows = (
+        [i, *([ids[i]] if ids is not None else []), f"{s:.8g}", f"{p:.6f}", int(label)]
+        for i, (s, p, label) in enumerate(zip(scores, proba, labels, strict=True))
+    )
+    return write_csv(path, ["index", *id_column, "score", "probability", "label"], rows)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_paths(
-        [Input(args.model, "MODEL", directory=True), data_input(args.data)],
-        [Output(args.out, "--out", suffixes=(".csv", ".npy"))],
-    )
-    detector = load_model("detect", args.model, args.device)
+    detector, data = model_and_data(args, [Output(args.out, "--out", suffixes=(".csv", ".npy"))])
     suffix = Path(args.out).suffix.lower()
-    data = read_data(args, detector)
     X = data.X
     scores = detector.decision_function(X)
     labels = (scores > detector.threshold_).astype(np.int64)

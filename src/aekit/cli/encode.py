@@ -10,35 +10,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aekit.cli._common import (
-    ARRAY_SUFFIXES,
-    Input,
-    Output,
-    add_data_argument,
-    check_paths,
-    data_input,
-    load_model,
-    read_data,
-    write_array,
-)
+from aekit.cli._common import array_output, finish_parser, model_and_data, model_parser, write_array
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("encode", help="encode data into codes", description=__doc__)
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
-    add_data_argument(parser)
-    parser.add_argument("--out", required=True, help="output file (.npy or .csv)")
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    parser = model_parser(subparsers, "encode", "encode data into codes", __doc__)
+    finish_parser(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_paths(
-        [Input(args.model, "MODEL", directory=True), data_input(args.data)],
-        [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)],
-    )
-    model = load_model("encode", args.model, args.device)
-    data = read_data(args, model)
+    model, data = model_and_data(args, [array_output(args.out)])
     codes = model.transform(data.X)
     path = write_array(args.out, codes, data.ids, data.id_name, column="z")
     print(f"wrote codes of shape {codes.shape} to {path}")

@@ -5,20 +5,29 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aekit.cli._common import Input, Output, check_model_kind, check_paths, data_input
+from aekit.cli._common import (
+    Output,
+    check_model_kind,
+    check_paths,
+    data_input,
+    finish_parser,
+    model_input,
+    model_parser,
+)
 
 # Samples of --data used by the check: enough to exercise the graphs, quick on any data set.
 CHECK_ROWS = 256
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = model_parser(
+        subparsers,
         "export",
-        help="export a model to ONNX (encoder.onnx, decoder.onnx, model.onnx)",
-        description=__doc__,
+        "export a model to ONNX (encoder.onnx, decoder.onnx, model.onnx)",
+        __doc__,
+        out_help="directory for the graphs and export.json",
+        data=False,
     )
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
-    parser.add_argument("--out", required=True, help="directory for the graphs and export.json")
     parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     parser.add_argument(
         "--no-check",
@@ -39,13 +48,13 @@ def add_parser(subparsers: Any) -> None:
         f"{CHECK_ROWS} are used; default: a seeded normal batch)",
     )
     parser.add_argument("--key", help="the array to read from an .npz --data file")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run, device_help=None)  # the graphs are traced on the CPU
 
 
 def run(args: argparse.Namespace) -> int:
     from aekit.io.onnx import GRAPHS, MANIFEST, export_onnx
 
-    inputs = [Input(args.model, "MODEL", directory=True)]
+    inputs = [model_input(args)]
     if args.check:
         inputs.append(data_input(args.data, "--data"))
     check_paths(

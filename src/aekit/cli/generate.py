@@ -8,17 +8,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from aekit._text import a_or_an, plural
 from aekit.cli._common import (
-    Input,
     Output,
+    add_array_option,
     check_paths,
     data_input,
+    finish_parser,
     load_model,
-    save_to,
-    write_file,
+    model_input,
+    verb_parser,
+    write_array,
+    write_figure,
 )
 from aekit.datasets import BUILTIN
 from aekit.datasets import load as load_data
@@ -29,8 +30,8 @@ PICTURES = ("samples.png", "interpolation.png")
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "generate", help="draw samples and an interpolation from a VAE", description=__doc__
+    parser = verb_parser(
+        subparsers, "generate", "draw samples and an interpolation from a VAE", __doc__
     )
     parser.add_argument("model", metavar="MODEL", help="a saved VAE model directory")
     parser.add_argument("-n", type=int, default=16, help="samples to draw (default 16)")
@@ -41,13 +42,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the draws (default 0: a run repeats)"
     )
-    parser.add_argument(
+    add_array_option(
+        parser,
         "--data",
-        metavar="DATA",
-        help="interpolate between two samples of DATA (a file or a built-in name: "
+        "interpolate between two samples of DATA (a file or a built-in name: "
         f"{', '.join(BUILTIN)}) rather than between two generated samples",
     )
-    parser.add_argument("--key", help="the array to read from a --data .npz file")
     parser.add_argument(
         "--from",
         dest="start",
@@ -65,15 +65,14 @@ def add_parser(subparsers: Any) -> None:
         help="index of the last end point (default 1)",
     )
     parser.add_argument("--ncols", type=int, default=8, help="images per row of samples.png (8)")
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:
     from aekit.tasks.generation import generate
 
     check_paths(
-        [Input(args.model, "MODEL", directory=True), data_input(args.data, "--data")],
+        [model_input(args), data_input(args.data, "--data")],
         [Output(args.out, "--out", kind="folder", writes=ARRAYS + PICTURES)],
     )
     model = load_model("generate", args.model, args.device)
@@ -92,12 +91,12 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     written = []
     for name, array in zip(ARRAYS, (result.samples, result.interpolation), strict=True):
-        write_file(folder / name, lambda tmp, a=array: save_to(tmp, np.save, a, allow_pickle=False))
+        write_array(folder / name, array)
         written.append(name)
     for name, fig_name in zip(PICTURES, ("samples", "interpolation"), strict=True):
         fig = result.figures.get(fig_name)
         if fig is not None:
-            write_file(folder / name, lambda tmp, f=fig: f.savefig(tmp, dpi=100))
+            write_figure(folder / name, fig)
             written.append(name)
     source = "DATA" if data is not None else "samples"
     line = (

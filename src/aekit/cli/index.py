@@ -10,29 +10,24 @@ import argparse
 from typing import Any
 
 from aekit._text import plural
-from aekit.cli._common import (
-    Input,
-    Output,
-    add_data_argument,
-    check_paths,
-    data_input,
-    load_model,
-    read_data,
-)
+from aekit.cli._common import Output, finish_parser, model_and_data, model_parser
 
 # aekit.tasks.retrieval's METRICS and BACKENDS, spelled out because that module imports torch,
 # which --help does without (tests/test_cli_messages.py checks they agree).
 METRICS = ("l2", "cosine")
 BACKENDS = ("auto", "faiss", "exact")
+# index and search run the model of an index.
+INDEX_DEVICE_HELP = "where to run the model (default: the model's setting)"
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "index", help="build a nearest-neighbour index over the codes of data", description=__doc__
+    parser = model_parser(
+        subparsers,
+        "index",
+        "build a nearest-neighbour index over the codes of data",
+        __doc__,
+        out_help="the index directory to write",
     )
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
-    add_data_argument(parser)
-    parser.add_argument("--out", required=True, help="the index directory to write")
     parser.add_argument(
         "--metric",
         choices=METRICS,
@@ -46,19 +41,13 @@ def add_parser(subparsers: Any) -> None:
         help="faiss (pip install 'aekit[index]'), exact (no extra), or auto (faiss when "
         "installed); both are exact and give the same results",
     )
-    parser.add_argument("--device", help="where to run the model (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run, INDEX_DEVICE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     from aekit.tasks.retrieval import LatentIndex
 
-    check_paths(
-        [Input(args.model, "MODEL", directory=True), data_input(args.data)],
-        [Output(args.out, "--out", kind="index")],
-    )
-    model = load_model("index", args.model, args.device)
-    data = read_data(args, model)
+    model, data = model_and_data(args, [Output(args.out, "--out", kind="index")])
     index = LatentIndex(model, metric=args.metric, backend=args.backend).add(data.X, data.ids)
     path = index.save(args.out)
     print(

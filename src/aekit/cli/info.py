@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from aekit._text import plural
+from aekit.cli._common import finish_parser, verb_parser
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = verb_parser(
+        subparsers,
         "info",
-        help="describe a saved model, or a data file before training",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "describe a saved model, or a data file before training",
+        __doc__,
+        raw=True,
     )
     parser.add_argument(
         "model",
@@ -38,7 +40,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--check", action="store_true", help="check the model as loading it would (slower)"
     )
-    parser.set_defaults(run=run)
+    finish_parser(parser, run, device_help=None)
 
 
 def _widths(*parts: Any) -> str:

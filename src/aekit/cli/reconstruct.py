@@ -7,40 +7,23 @@ from typing import Any
 
 import numpy as np
 
-from aekit.cli._common import (
-    ARRAY_SUFFIXES,
-    Input,
-    Output,
-    add_data_argument,
-    check_paths,
-    data_input,
-    load_model,
-    read_data,
-    write_array,
-)
+from aekit.cli._common import array_output, finish_parser, model_and_data, model_parser, write_array
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "reconstruct", help="reconstruct data through a model", description=__doc__
-    )
-    parser.add_argument("model", metavar="MODEL", help="a saved model directory")
-    add_data_argument(parser)
-    parser.add_argument("--out", required=True, help="output file (.npy or .csv)")
+    parser = model_parser(subparsers, "reconstruct", "reconstruct data through a model", __doc__)
     parser.add_argument(
         "--errors", help="also write the per-sample reconstruction errors here (.npy or .csv)"
     )
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = [Output(args.out, "--out", suffixes=ARRAY_SUFFIXES)]
+    outputs = [array_output(args.out)]
     if args.errors:
-        outputs.append(Output(args.errors, "--errors", suffixes=ARRAY_SUFFIXES))
-    check_paths([Input(args.model, "MODEL", directory=True), data_input(args.data)], outputs)
-    model = load_model("reconstruct", args.model, args.device)
-    X = read_data(args, model).X
+        outputs.append(array_output(args.errors, "--errors"))
+    model, data = model_and_data(args, outputs)
+    X = data.X
     # Both results before either file: a failure leaves no half of the output behind.
     recon = model.reconstruct(X)
     errors = model.reconstruction_error(X)

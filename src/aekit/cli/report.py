@@ -11,29 +11,29 @@ from typing import Any
 from aekit.cli._common import (
     Input,
     Output,
+    add_array_option,
     add_table_options,
     check_paths,
     data_input,
+    finish_parser,
     load_model,
     read_data,
     read_labels,
+    verb_parser,
 )
 from aekit.datasets import BUILTIN
 from aekit.plot.latent import PROJECTIONS
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "report", help="write an HTML report of a saved model", description=__doc__
-    )
+    parser = verb_parser(subparsers, "report", "write an HTML report of a saved model", __doc__)
     parser.add_argument("model", metavar="MODEL_DIR", help="a saved model directory")
-    parser.add_argument(
+    add_array_option(
+        parser,
         "--data",
-        metavar="DATA",
-        help=f"data for the metrics and the latent map: a file or a built-in name "
+        "data for the metrics and the latent map: a file or a built-in name "
         f"({', '.join(BUILTIN)})",
     )
-    parser.add_argument("--key", help="the array to read from a --data .npz file")
     add_table_options(parser)
     parser.add_argument(
         "--labels",
@@ -57,8 +57,7 @@ def add_parser(subparsers: Any) -> None:
         help="how codes wider than 2 are placed on the map (default pca)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of subsets and projections")
-    parser.add_argument("--device", help="where to run (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,21 +24,21 @@ from aekit.cli._common import (
     check_device,
     check_paths,
     data_input,
+    finish_parser,
     read_data,
     save_to,
+    verb_parser,
+    write_csv,
     write_file,
 )
-from aekit.cli.index import BACKENDS
+from aekit.cli.index import BACKENDS, INDEX_DEVICE_HELP
 
 SUFFIXES = (".csv", ".npz")
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "search",
-        help="find the nearest indexed items of queries",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = verb_parser(
+        subparsers, "search", "find the nearest indexed items of queries", __doc__, raw=True
     )
     parser.add_argument("index", metavar="INDEX", help="an index directory from `aekit index`")
     add_data_argument(parser, "QUERIES")
@@ -47,8 +47,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--backend", choices=BACKENDS, help="override the index's backend (default: as saved)"
     )
-    parser.add_argument("--device", help="where to run the model (default: the model's setting)")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run, INDEX_DEVICE_HELP)
 
 
 def write_results(
@@ -69,29 +68,21 @@ def write_results(
     if suffix == ".npz":
         return write_file(path, lambda tmp: save_to(tmp, np.savez, ids=ids, distances=distances))
     n, k = ids.shape
-    rows = zip(
+    found = zip(
         np.repeat(np.arange(n), k).tolist(),
         np.tile(np.arange(1, k + 1), n).tolist(),
         ids.ravel().tolist(),
         distances.ravel().tolist(),
         strict=True,
     )
-
-    def write(tmp: Path) -> None:
-        import csv
-
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            named = ["query_name"] * (query_names is not None) + ["item_name"] * (
-                item_names is not None
-            )
-            writer.writerow(["query", "rank", "id", "distance", *named])
-            for q, r, i, d in rows:
-                extra = [query_names[q]] if query_names is not None else []
-                extra += [item_names[i]] if item_names is not None else []
-                writer.writerow([q, r, i, f"{d:.8g}", *extra])
-
-    return write_file(path, write)
+    named = ["query_name"] * (query_names is not None) + ["item_name"] * (item_names is not None)
+    rows = (
+        [q, r, i, f"{d:.8g}"]
+        + ([query_names[q]] if query_names is not None else [])
+        + ([item_names[i]] if item_names is not None else [])
+        for q, r, i, d in found
+    )
+    return write_csv(path, ["query", "rank", "id", "distance", *named], rows, newline="\n")
 
 
 def run(args: argparse.Namespace) -> int:

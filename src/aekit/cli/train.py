@@ -24,9 +24,11 @@ from aekit.cli._common import (
     check_device,
     check_paths,
     data_input,
+    finish_parser,
     read_data,
     read_labels,
     say,
+    verb_parser,
 )
 from aekit.datasets import BUILTIN_LABELS
 
@@ -142,12 +144,7 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train a model and save it",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = verb_parser(subparsers, "train", "train a model and save it", __doc__, raw=True)
     add_data_argument(parser)
     parser.add_argument(
         "--model", choices=list(MODELS), default="autoencoder", help="estimator (autoencoder)"
@@ -189,7 +186,7 @@ def add_parser(subparsers: Any) -> None:
         help="epochs between checkpoints (1)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
+    finish_parser(parser, run, device_help=None)  # --device is one of OPTIONS
 
 
 def estimator_params(args: argparse.Namespace) -> dict[str, Any]:

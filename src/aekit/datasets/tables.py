@@ -26,6 +26,7 @@ import numpy as np
 
 from aekit._text import plural
 from aekit._untrusted import read_bounded
+from aekit._validation import is_number
 
 # Cells read as a missing value (compared in lower case): spreadsheets' and R's markers, and
 # UCI's "?".
@@ -137,11 +138,7 @@ class TableSchema:
             raise bad(f"missing must be one of {list(MISSING_CHOICES)}")
         fill = data.get("fill", {})
         if not isinstance(fill, dict) or not all(
-            k in features
-            and isinstance(v, (int, float))
-            and not isinstance(v, bool)
-            and math.isfinite(v)
-            for k, v in fill.items()
+            k in features and is_number(v) and math.isfinite(v) for k, v in fill.items()
         ):
             raise bad("fill must map numeric feature columns to finite numbers")
         header = data.get("header", True)
@@ -171,7 +168,7 @@ class Table(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- parsing
-def _is_number(cell: str, decimal: str = ".") -> bool:
+def _is_numeric_cell(cell: str, decimal: str = ".") -> bool:
     text = cell.strip()
     if decimal == ",":
         text = text.replace(",", ".")
@@ -218,7 +215,7 @@ class _Dialect:
 
 def _numeric_share(rows: list[tuple[int, list[str]]], decimal: str) -> float:
     cells = [c for _, r in rows for c in r if not _is_missing(c)]
-    return sum(_is_number(c, decimal) for c in cells) / max(1, len(cells))
+    return sum(_is_numeric_cell(c, decimal) for c in cells) / max(1, len(cells))
 
 
 def sniff_dialect(lines: list[tuple[int, str]]) -> _Dialect:
@@ -244,15 +241,15 @@ def _detect_header(rows: list[tuple[int, list[str]]], decimal: str) -> bool:
     """A header is a first row whose cell is text over a column of numbers; when every column
     is text, csv.Sniffer's rule decides (lengths and types that differ from the rows below)."""
     if len(rows) < 2:
-        return not all(_is_number(c, decimal) or _is_missing(c) for c in rows[0][1])
+        return not all(_is_numeric_cell(c, decimal) or _is_missing(c) for c in rows[0][1])
     first, body = rows[0][1], [r for _, r in rows[1:]]
     all_text = True
     for j, cell in enumerate(first):
         column = [r[j] for r in body if j < len(r) and not _is_missing(r[j])]
-        numeric = bool(column) and all(_is_number(c, decimal) for c in column)
+        numeric = bool(column) and all(_is_numeric_cell(c, decimal) for c in column)
         if numeric:
             all_text = False
-            if not _is_missing(cell) and not _is_number(cell, decimal):
+            if not _is_missing(cell) and not _is_numeric_cell(cell, decimal):
                 return True
     if not all_text:
         return False

@@ -16,17 +16,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from aekit._text import plural
-
-
-def _is_positive_int(value: Any) -> bool:
-    # bool is an int to Python, but window=True is a mistake, not a window of one step.
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+from aekit._validation import Integer, check_value
 
 
 def _check_window(window: Any, stride: Any, n_steps: int) -> None:
     for name, value in (("window", window), ("stride", stride)):
-        if not _is_positive_int(value):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_value(name, value, Integer(1))
     if window > n_steps:
         raise ValueError(f"window ({window}) is longer than the series ({plural(n_steps, 'step')})")
 
@@ -129,8 +124,7 @@ def window_scores_to_steps(
     """
     if reduce not in REDUCERS:
         raise ValueError(f"unknown reduce {reduce!r}; choose one of {sorted(REDUCERS)}")
-    if not _is_positive_int(n_steps):
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    check_value("n_steps", n_steps, Integer(1))
     _check_window(window, stride, n_steps)
     scores = _real_array(scores, "scores").astype(np.float64)
     n_windows = (n_steps - window) // stride + 1

@@ -28,7 +28,7 @@ from aekit.data import check_dense, check_samples, input_dtype
 from aekit.data.scaling import SCALINGS
 from aekit.estimators._architectures import Network
 from aekit.estimators._plan import Plan, resolve_plan
-from aekit.estimators.base import TorchEstimator
+from aekit.estimators.base import TRAINING_CONSTRAINTS, TorchEstimator
 from aekit.losses import LOSSES, LossOutput
 from aekit.models import ACTIVATIONS, MODULES
 from aekit.models.conv import UPSAMPLERS
@@ -53,6 +53,7 @@ FAMILY_CONSTRAINTS: dict[str, Constraint] = {
     "validation_fraction": Real(0, 1),
     "early_stopping": Boolean(),
     "patience": Integer(1),
+    **TRAINING_CONSTRAINTS,
 }
 
 

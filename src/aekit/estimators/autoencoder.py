@@ -153,6 +153,13 @@ class Autoencoder(BaseAutoencoder):
         the weights of the best epoch.
     patience : int, default=10
         Epochs without improvement before early stopping.
+    lr_schedule : {None, "cosine", "plateau"}, default=None
+        Learning-rate schedule, stepped every epoch: ``"cosine"`` anneals ``lr`` to 0 over
+        ``epochs`` (Loshchilov & Hutter 2017, without restarts), ``"plateau"`` divides it by
+        10 after 5 epochs without improvement of the monitored loss; ``None`` keeps it constant.
+    clip_grad_norm : float or None, default=None
+        Largest global L2 norm of the gradients of a step (larger ones are scaled down), for
+        runs whose loss spikes; ``None`` does not clip.
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -235,6 +242,8 @@ class Autoencoder(BaseAutoencoder):
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 10,
+        lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = True,
@@ -266,6 +275,8 @@ class Autoencoder(BaseAutoencoder):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.clip_grad_norm = clip_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -15,9 +15,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from aekit._validation import Constraint, check_params
+from aekit._validation import Constraint, Options, OrNone, Real, check_params
 from aekit.data import Scaling, check_samples, nonfinite_rows, refuse_nonfinite
 from aekit.training import (
+    SCHEDULES,
     Checkpoint,
     TrainConfig,
     TrainResult,
@@ -170,6 +171,13 @@ def batch_independent(device: torch.device) -> Iterator[None]:
         yield
 
 
+# The engine's optional callbacks, parameters of every estimator.
+TRAINING_CONSTRAINTS: dict[str, Constraint] = {
+    "lr_schedule": Options([None, *SCHEDULES]),
+    "clip_grad_norm": OrNone(Real(0, closed="neither")),
+}
+
+
 class TorchEstimator(BaseEstimator):
     """Base of every aekit estimator: owns the torch module as ``module_``.
 
@@ -265,12 +273,14 @@ class TorchEstimator(BaseEstimator):
         values: dict[str, Any] = {
             "epochs": int(self.epochs),
             "batch_size": default_batch_size(n_train) if batch_size is None else int(batch_size),
-            "lr": self.lr,
+            "lr": float(self.lr),
             "optimizer": getattr(self, "optimizer", "adam"),
             "early_stopping": bool(getattr(self, "early_stopping", True)),
             "patience": int(self.patience),
             "verbose": bool(self.verbose),
             "desc": type(self).__name__,
+            "lr_schedule": getattr(self, "lr_schedule", None),
+            "clip_grad_norm": getattr(self, "clip_grad_norm", None),
         }
         values.update(settings)
         return TrainConfig(**values)

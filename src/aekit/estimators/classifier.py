@@ -21,7 +21,7 @@ from aekit._text import plural
 from aekit._validation import Boolean, Constraint, Integer, Options, OrNone, Real, Widths
 from aekit.data import check_samples, fit_scaling, in_unit_interval, input_dtype
 from aekit.data.scaling import SCALINGS
-from aekit.estimators.base import TorchEstimator
+from aekit.estimators.base import TRAINING_CONSTRAINTS, TorchEstimator
 from aekit.losses import LOSSES, LossOutput
 from aekit.models import ACTIVATIONS, DenseAutoencoder, DenseConfig
 from aekit.models.classifier import StackedClassifier, StackedConfig
@@ -132,6 +132,13 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         of the best epoch. Pretraining always runs ``pretrain_epochs`` epochs.
     patience : int, default=10
         Epochs without improvement before early stopping.
+    lr_schedule : {None, "cosine", "plateau"}, default=None
+        Learning-rate schedule, stepped every epoch: ``"cosine"`` anneals ``lr`` to 0 over
+        ``epochs`` (Loshchilov & Hutter 2017, without restarts), ``"plateau"`` divides it by
+        10 after 5 epochs without improvement of the monitored loss; ``None`` keeps it constant.
+    clip_grad_norm : float or None, default=None
+        Largest global L2 norm of the gradients of a step (larger ones are scaled down), for
+        runs whose loss spikes; ``None`` does not clip.
     scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
         Per-feature scaling fitted on ``X`` and ``X_unlabeled``; ``"auto"`` leaves data in
         [0, 1] unchanged, scales uint8 and uint16 data (images; both arrays of that dtype) to
@@ -211,6 +218,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 10,
+        lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None,
         scaling: str | None = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
@@ -229,6 +238,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.clip_grad_norm = clip_grad_norm
         self.scaling = scaling
         self.device = device
         self.random_state = random_state
@@ -257,6 +268,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         "early_stopping": Boolean(),
         "patience": Integer(1),
         "scaling": Options(["auto", None, *SCALINGS]),
+        **TRAINING_CONSTRAINTS,
     }
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]

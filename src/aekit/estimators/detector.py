@@ -30,7 +30,7 @@ from aekit.data import (
 )
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
 from aekit.estimators._architectures import ARCHITECTURES, Network, detector_architectures
-from aekit.estimators.base import TorchEstimator
+from aekit.estimators.base import TRAINING_CONSTRAINTS, TorchEstimator
 from aekit.losses import LossOutput
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, mahalanobis
 
@@ -200,6 +200,13 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     lr : float, default=1e-3
         Adam's learning rate.
     patience : int, default=10
+    lr_schedule : {None, "cosine", "plateau"}, default=None
+        Learning-rate schedule, stepped every epoch: ``"cosine"`` anneals ``lr`` to 0 over
+        ``epochs`` (Loshchilov & Hutter 2017, without restarts), ``"plateau"`` divides it by
+        10 after 5 epochs without improvement of the monitored loss; ``None`` keeps it constant.
+    clip_grad_norm : float or None, default=None
+        Largest global L2 norm of the gradients of a step (larger ones are scaled down), for
+        runs whose loss spikes; ``None`` does not clip.
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -260,6 +267,8 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         batch_size: int | None = None,
         lr: float = 1e-3,
         patience: int = 10,
+        lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = True,
@@ -277,6 +286,8 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.clip_grad_norm = clip_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -297,6 +308,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         "batch_size": OrNone(Integer(1)),
         "lr": Real(0, closed="neither"),
         "patience": Integer(1),
+        **TRAINING_CONSTRAINTS,
     }
 
     def image_shape(self) -> tuple[int, int] | None:

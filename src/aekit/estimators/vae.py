@@ -78,7 +78,8 @@ class VAE(BaseAutoencoder):
     batch_size : int or None, default=None
         Samples per gradient step; ``None`` sizes it to the training set, as for
         :class:`Autoencoder`: about 20 steps an epoch, 16 to 256 samples a step.
-    validation_fraction, early_stopping, patience : see :class:`Autoencoder`
+    validation_fraction, early_stopping, patience, lr_schedule, clip_grad_norm : see
+        :class:`Autoencoder`
         The monitored loss is the validation negative ELBO, a one-sample estimate.
     device, random_state, verbose : see :class:`Autoencoder`
 
@@ -133,6 +134,8 @@ class VAE(BaseAutoencoder):
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 10,
+        lr_schedule: str | None = None,
+        clip_grad_norm: float | None = None,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = True,
@@ -156,6 +159,8 @@ class VAE(BaseAutoencoder):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.clip_grad_norm = clip_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

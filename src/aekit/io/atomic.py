@@ -228,6 +228,24 @@ def _leftovers(path: Path) -> list[tuple[Path, str, bool]]:
     return found
 
 
+def remove_dead_leftovers(folder: str | Path) -> int:
+    """Remove the temporary files that killed writers of :func:`atomic_file` left in
+    ``folder`` (names with aekit's marker, writer gone); returns how many. For a folder whose
+    files aekit rewrites under new names (a checkpoint), where no fixed target names them."""
+    removed = 0
+    marker = re.compile(r"^\.(?P<name>.+)\.aekit-new-[A-Za-z0-9]+-\d+-[0-9a-f]+\.tmp$")
+    for entry in Path(folder).iterdir():
+        match = marker.match(entry.name)
+        if match is None or not entry.is_file() or entry.is_symlink():
+            continue
+        for leftover, kind, gone in _leftovers(entry.with_name(match["name"])):
+            if leftover == entry and kind == "new" and gone:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed += 1
+    return removed
+
+
 def recover_directory(path: str | Path, is_complete: Callable[[Path], bool]) -> Path | None:
     """Undo a swap that a kill interrupted and remove dead writers' leftovers beside ``path``.
 

@@ -54,6 +54,7 @@ from aekit._untrusted import (
     read_exactly,
     read_json,
 )
+from aekit._validation import is_int
 from aekit._version import __version__
 from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
 from aekit.io.schema import (
@@ -701,7 +702,7 @@ def read_format_json(
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise ValueError(f"{described} is not an aekit {what}")
     version = data.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not is_int(version):
         raise ValueError(f"{described} is damaged: format_version {version!r} is not an integer")
     if version > max_version:
         raise ValueError(f"{path} was saved by a newer aekit (format {version}); upgrade aekit")

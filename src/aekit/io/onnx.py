@@ -38,6 +38,7 @@ from torch import nn
 
 from aekit._optional import MissingDependencyError
 from aekit._text import a_or_an, plural
+from aekit._validation import is_int, is_number
 from aekit.io.atomic import atomic_directory, check_replaceable
 
 FORMAT = "aekit-onnx"
@@ -482,9 +483,11 @@ def export_onnx(
     onnx, ort = _import_onnx()
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter={exporter!r} is not valid; choose one of {list(EXPORTERS)}")
-    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 7):
+    if opset is not None and not (is_int(opset) and opset >= 7):
         raise ValueError(f"opset must be None or an integer of at least 7, got {opset!r}")
-    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
+    opset = None if opset is None else int(opset)  # numpy's ints pass; torch's exporters want int
+    # Not Real(0): atol=inf is allowed, the graphs are still run and their differences reported.
+    if not (is_number(atol) and atol >= 0):
         raise ValueError(f"atol must be a non-negative number, got {atol!r}")
     out = check_export_output(out_dir)
     estimator, kind = _resolve_estimator(estimator_or_model_dir)

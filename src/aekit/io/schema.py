@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aekit._validation import is_int, is_number
+
 # The largest width, channel count or length a saved configuration may hold: what torch's
 # int32-indexed kernels accept. Anything larger is damage, not a model.
 MAX_SIZE = 2**31 - 1
@@ -80,7 +82,7 @@ class Int(Spec):
     max: int | None = MAX_SIZE
 
     def check(self, value: Any, where: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             self.fail(where, f"expected an integer, got {_show(value)}")
         if self.min is not None and value < self.min:
             self.fail(where, f"expected an integer >= {self.min}, got {value}")
@@ -103,7 +105,7 @@ class Number(Spec):
     def check(self, value: Any, where: str) -> int | float:
         if isinstance(value, bool) and self.bools:
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             self.fail(where, f"expected a number, got {_show(value)}")
         # Compared as a float, returned as it came: an int parameter stays an int.
         number = float(value) if isinstance(value, float) or abs(value) < 2**53 else math.inf

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import torch
 
+from aekit._validation import Real, check_value
+
 
 def gaussian(
     x: torch.Tensor, level: float, low: float | None = None, high: float | None = None
@@ -69,8 +71,7 @@ def check_noise(noise: str | None, level: float | None) -> float:
         raise ValueError(f"unknown noise {noise!r}; choose None or one of {sorted(NOISES)}")
     if level is None:
         return DEFAULT_LEVELS[noise]
-    if not isinstance(level, (int, float)) or isinstance(level, bool) or level < 0:
-        raise ValueError(f"noise_level must be a non-negative number, got {level!r}")
+    check_value("noise_level", level, Real(0))
     if noise != "gaussian" and level > 1:
         raise ValueError(f"noise_level is a probability for noise={noise!r}; got {level!r}")
     return float(level)

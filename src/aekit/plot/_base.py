@@ -72,7 +72,3 @@ def _tile_grid(
 def _columns(n: int, weights: np.ndarray) -> int:
     """Columns of a near-square grid for the first ``n`` rows of ``weights``."""
     return int(np.ceil(np.sqrt(min(n, len(weights)))))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit._validation import Integer, check_value
 from aekit.plot._base import _figure
 
 # Scores spread over more than this ratio (largest to median, all positive) get a log x axis:
@@ -90,8 +91,7 @@ def anomaly_scores(
     >>> len(fig.axes), fig.axes[1].get_xlabel()
     (2, 'false positive rate')
     """
-    if not (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool) and bins >= 1):
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    check_value("bins", bins, Integer(1))
     scores, threshold = _scores_and_threshold(detector_or_scores, X, threshold)
     if scores.ndim != 1 or len(scores) == 0:
         raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from aekit._optional import require
-from aekit.plot._base import _figure, _is_number
+from aekit._validation import is_number
+from aekit.plot._base import _figure
 
 # Numeric keys of a history record that are not loss terms.
 _NOT_LOSSES = ("epoch", "time", "layer", "n_samples")
@@ -83,7 +84,7 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     keys: list[str] = []
     for record in records:
         for key, value in record.items():
-            if key not in _NOT_LOSSES and key not in keys and _is_number(value):
+            if key not in _NOT_LOSSES and key not in keys and is_number(value):
                 keys.append(key)
     terms: list[str] = []
     for key in keys:
@@ -94,9 +95,7 @@ def training_curves(history: Any, title: str | None = None) -> Any:
         raise ValueError(f"history holds no numeric loss terms; its keys are {list(records[0])}")
 
     def column(key: str) -> np.ndarray:
-        return np.array(
-            [r[key] if _is_number(r.get(key)) else np.nan for r in records], dtype=float
-        )
+        return np.array([r[key] if is_number(r.get(key)) else np.nan for r in records], dtype=float)
 
     same = [
         term
@@ -117,7 +116,7 @@ def training_curves(history: Any, title: str | None = None) -> Any:
     if same:
         terms.remove(_TOTAL)
     epochs = [r.get("epoch") for r in records]
-    if not (all(_is_number(e) for e in epochs) and np.all(np.diff(epochs) > 0)):
+    if not (all(is_number(e) for e in epochs) and np.all(np.diff(epochs) > 0)):
         epochs = list(range(1, len(records) + 1))
     ticker = require("matplotlib.ticker", "plot")
     fig = _figure(6.0, 4.0)
@@ -136,7 +135,7 @@ def training_curves(history: Any, title: str | None = None) -> Any:
         # Plain numbers (0.3, not 3 x 10^-1): a loss seldom spans many decades.
         ax.yaxis.set_major_formatter(_plain_log_formatter(ticker))
         ax.yaxis.set_minor_formatter(_plain_log_formatter(ticker, labelOnlyBase=False))
-    if _is_number(best_epoch) and best_epoch >= 1:
+    if is_number(best_epoch) and best_epoch >= 1:
         ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1, label="best epoch")
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")

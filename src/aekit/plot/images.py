@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit._validation import Integer, check_value
 from aekit.plot._base import _as_images, _columns, _figure, _tile_grid, literal
 
 
@@ -135,8 +136,7 @@ def features(
     >>> len(fig.axes)
     16
     """
-    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_value("n", n, Integer(1))
     import torch
 
     source = estimator_or_weights
@@ -198,8 +198,7 @@ def image_grid(
     >>> len(fig.axes)
     12
     """
-    if not (isinstance(ncols, (int, np.integer)) and not isinstance(ncols, bool) and ncols >= 1):
-        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    check_value("ncols", ncols, Integer(1))
     tiles = _as_images(images, image_shape)
     if len(tiles) == 0:
         raise ValueError("no images to show")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from aekit._validation import Integer, check_value
 from aekit.plot._base import _figure, literal
 
 
@@ -67,8 +68,7 @@ def signal_reconstructions(
     >>> len(fig.axes), [line.get_label() for line in fig.axes[0].lines]
     (3, ['signal', 'reconstruction'])
     """
-    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_value("n", n, Integer(1))
     top = _signals(originals, "originals")[:n]
     bottom = _signals(reconstructed, "reconstructed")[:n]
     if top.shape != bottom.shape:

@@ -51,6 +51,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 import aekit
+from aekit._validation import is_int
 from aekit.io.atomic import atomic_file, check_writable_parent
 from aekit.report.baseline import DEFINITION, pca_baseline
 from aekit.report.latent_map import _number, map_payload, neighbours
@@ -969,7 +970,7 @@ def _context(
     layout = _signal_layout(estimator, window)
     is_table = len(tuple(estimator.input_shape_)) == 1 and not window and layout is None
     columns = _feature_names(estimator, X, feature_names, is_table)
-    if not (isinstance(max_points, (int, np.integer)) and max_points >= 2):
+    if not (is_int(max_points) and max_points >= 2):
         raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
     from aekit.plot.latent import PROJECTIONS
 

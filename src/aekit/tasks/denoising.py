@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from aekit._repr import result_repr
+from aekit._validation import Real, check_value
 from aekit.data import in_unit_interval
 
 
@@ -92,8 +93,7 @@ def psnr(reference: Any, estimate: Any, data_range: float | None = None) -> floa
         data_range = 1.0 if in_unit_interval(ref) else float(ref.max() - ref.min())
         if data_range == 0.0:
             raise ValueError("reference is constant and not in [0, 1]; give data_range")
-    if not (isinstance(data_range, (int, float, np.floating)) and data_range > 0):
-        raise ValueError(f"data_range must be a positive number, got {data_range!r}")
+    check_value("data_range", data_range, Real(0, closed="neither"))
     mse = float(np.square(ref - est).mean(dtype=np.float64))
     if mse == 0.0:
         return float("inf")

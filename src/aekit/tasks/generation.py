@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from aekit._repr import result_repr
 from aekit._text import plural
 from aekit._untrusted import holds_only
+from aekit._validation import is_int
 from aekit.io.atomic import atomic_directory, check_replaceable
 
 # What `generate` writes to its folder, and all that folder may hold to be replaced.
@@ -18,7 +19,7 @@ OUTPUT_FILES = ("samples.npy", "interpolation.npy", "samples.png", "interpolatio
 
 
 def _index(name: str, value: Any, n: int, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise ValueError(f"{name} must be an integer index, got {value!r}")
     if not -n <= value < n:
         raise ValueError(f"{name}={value} is out of range for {plural(n, 'sample')}{source}")

@@ -47,6 +47,7 @@ from aekit._untrusted import (
     same_kind,
     short,
 )
+from aekit._validation import Integer, check_value, is_int
 from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
 from aekit.io.model_dir import is_model_dir, read_format_json
 
@@ -94,8 +95,7 @@ def _normalize(codes: np.ndarray) -> np.ndarray:
 
 
 def _check_k(k: Any, ntotal: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_value("k", k, Integer(1))
     if ntotal == 0:
         raise ValueError("the index is empty: add items with add(X) before searching")
     if k > ntotal:
@@ -536,7 +536,7 @@ def read_index_meta(path: str | Path) -> dict[str, Any]:
     meta_file = Path(path) / INDEX_JSON
     for key in ("count", "dim"):
         value = meta.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not (is_int(value) and value >= 1):
             raise ValueError(
                 f"{meta_file} is damaged: {key} {short(repr(value))} is not a positive integer"
             )

@@ -32,7 +32,8 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from aekit._untrusted import read_bounded, read_json
-from aekit.io.atomic import atomic_file
+from aekit._validation import Integer, check_value, is_int
+from aekit.io.atomic import atomic_file, remove_dead_leftovers
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -123,10 +124,9 @@ class Checkpoint:
         every: int = 1,
         resume: bool = False,
     ) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
+        check_value("checkpoint_every", every, Integer(1))
         self.path = Path(path)
-        self.every = every
+        self.every = int(every)
         self.resumed = False
         plan = json.loads(json.dumps(plan))  # as it reads back (tuples become lists)
         check_checkpoint_dir(self.path, resume)
@@ -141,6 +141,7 @@ class Checkpoint:
                 )
             self.seed = int(saved["seed"])
             self.resumed = any(self._records())
+            remove_dead_leftovers(self.path)  # temporary files of a killed run
         else:
             self.seed = int(seed)
             self.path.mkdir(parents=True, exist_ok=True)
@@ -156,12 +157,12 @@ class Checkpoint:
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"{path / PLAN} is not an aekit checkpoint plan")
         version = document.get("version")
-        if not isinstance(version, int) or version > VERSION:
+        if not is_int(version) or version > VERSION:
             raise ValueError(
                 f"{path} was written by a newer aekit (checkpoint version {version!r}; this "
                 f"one reads version {VERSION}); upgrade aekit to resume it"
             )
-        if not isinstance(document.get("plan"), dict) or not isinstance(document.get("seed"), int):
+        if not isinstance(document.get("plan"), dict) or not is_int(document.get("seed")):
             raise ValueError(f"{path / PLAN} is damaged: no plan or seed")
         return document
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 from torch import nn
 
+from aekit._validation import Integer, Real, check_value, is_number
 from aekit.losses import LossOutput
 from aekit.training.callbacks import SCHEDULES, Callback, default_callbacks
 from aekit.training.sources import BatchSource, as_source
@@ -103,19 +104,14 @@ def _check_config(config: TrainConfig) -> None:
             f"unknown optimizer {config.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
         )
     for name in ("epochs", "batch_size", "patience"):
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (isinstance(config.lr, (int, float)) and config.lr > 0 and math.isfinite(config.lr)):
-        raise ValueError(f"lr must be a positive number, got {config.lr!r}")
+        check_value(name, getattr(config, name), Integer(1))
+    check_value("lr", config.lr, Real(0, closed="neither"))
     if config.lr_schedule is not None and config.lr_schedule not in SCHEDULES:
         raise ValueError(
             f"unknown lr_schedule {config.lr_schedule!r}; choose one of {sorted(SCHEDULES)}"
         )
     clip = config.clip_grad_norm
-    if clip is not None and not (
-        isinstance(clip, (int, float)) and not isinstance(clip, bool) and 0 < clip < math.inf
-    ):
+    if clip is not None and not (is_number(clip) and 0 < clip < math.inf):
         raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip!r}")
 
 
