@@ -132,13 +132,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         of the best epoch. Pretraining always runs ``pretrain_epochs`` epochs.
     patience : int, default=10
         Epochs without improvement before early stopping.
-    lr_schedule : {None, "cosine", "plateau"}, default=None
-        Learning-rate schedule, stepped every epoch: ``"cosine"`` anneals ``lr`` to 0 over
-        ``epochs`` (Loshchilov & Hutter 2017, without restarts), ``"plateau"`` divides it by
-        10 after 5 epochs without improvement of the monitored loss; ``None`` keeps it constant.
-    clip_grad_norm : float or None, default=None
-        Largest global L2 norm of the gradients of a step (larger ones are scaled down), for
-        runs whose loss spikes; ``None`` does not clip.
+    lr_schedule, clip_grad_norm : see :class:`~aekit.Autoencoder` (pretraining and fine-tuning alike)
     scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
         Per-feature scaling fitted on ``X`` and ``X_unlabeled``; ``"auto"`` leaves data in
         [0, 1] unchanged, scales uint8 and uint16 data (images; both arrays of that dtype) to

@@ -200,13 +200,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     lr : float, default=1e-3
         Adam's learning rate.
     patience : int, default=10
-    lr_schedule : {None, "cosine", "plateau"}, default=None
-        Learning-rate schedule, stepped every epoch: ``"cosine"`` anneals ``lr`` to 0 over
-        ``epochs`` (Loshchilov & Hutter 2017, without restarts), ``"plateau"`` divides it by
-        10 after 5 epochs without improvement of the monitored loss; ``None`` keeps it constant.
-    clip_grad_norm : float or None, default=None
-        Largest global L2 norm of the gradients of a step (larger ones are scaled down), for
-        runs whose loss spikes; ``None`` does not clip.
+    lr_schedule, clip_grad_norm : see :class:`~aekit.Autoencoder`
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
