@@ -132,7 +132,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         of the best epoch. Pretraining always runs ``pretrain_epochs`` epochs.
     patience : int, default=10
         Epochs without improvement before early stopping.
-    lr_schedule, clip_grad_norm : see :class:`~aekit.Autoencoder` (pretraining and fine-tuning alike)
+    lr_schedule, clip_grad_norm : see :class:`~aekit.Autoencoder`
+        They apply to every stage: each pretrained layer and the fine-tuning.
     scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
         Per-feature scaling fitted on ``X`` and ``X_unlabeled``; ``"auto"`` leaves data in
         [0, 1] unchanged, scales uint8 and uint16 data (images; both arrays of that dtype) to
