@@ -185,8 +185,13 @@ class Output:
 
 
 def data_input(value: str | None, name: str = "DATA") -> Input:
-    """DATA as an input: a built-in name is no file."""
-    return Input(None if value is None or value in BUILTIN else value, name)
+    """DATA as an input: a built-in name is no file; ``file.h5:/dataset`` is the file."""
+    from aekit.datasets.hdf5 import split_source
+
+    if value is None or value in BUILTIN:
+        return Input(None, name)
+    split = split_source(value)
+    return Input(value if split is None else str(split[0]), name)
 
 
 def model_input(args: argparse.Namespace) -> Input:
@@ -422,7 +427,7 @@ def read_data(args: argparse.Namespace, model: Any = None) -> Data:
     """Read DATA for a verb, saying on stderr what was detected (a table's separator and
     header, an id column, the array taken from an .npz). ``model``: a fitted estimator whose
     table schema (``table_``) new tables are read with."""
-    from aekit.datasets import images, tables
+    from aekit.datasets import hdf5, images, tables
 
     source = args.data
     schema = getattr(model, "table_", None)
@@ -450,6 +455,13 @@ def read_data(args: argparse.Namespace, model: Any = None) -> Data:
         # None when no row was left out.
         kept = None if int(table.kept[-1]) + 1 == len(table.kept) else table.kept
         return Data(table.X, table.ids, name, table.schema, kept, labels)
+    if source not in BUILTIN and hdf5.is_hdf5_source(source):
+        opened = hdf5.HDF5Source(source, args.key)
+        say(args, f"{source}: {opened.describe()}")
+        try:
+            return Data(opened.read(), None, "index", None)
+        finally:
+            opened.close()
     if source not in BUILTIN and images.is_image_source(source):
         stack = images.read_images(source)
         say(args, f"{source}: {stack.describe()}")

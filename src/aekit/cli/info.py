@@ -9,7 +9,9 @@ field, the tensors' shapes against the network), which takes a few seconds more.
 Given a table (.csv, .tsv, .txt) it shows the separator and header it detects and, for each
 column, its kind, missing and distinct values and what training would do with it (row ids, a
 feature, a text column to encode or drop), with the flags that change it. Given a folder or
-glob of images it says how many, their size and pixel type.
+glob of images it says how many, their size and pixel type. Given an HDF5 or NeXus file
+(``file.h5``, or ``file.h5:/path/to/dataset``) it says which dataset is read (NeXus's default
+data when none is named) and how many samples of what shape it holds.
 """
 
 from __future__ import annotations
@@ -108,8 +110,15 @@ def _describe_table(path: str) -> int:
 
 
 def _describe_data(path: str) -> int | None:
-    """Preview DATA that is a table or images; None when ``path`` is neither."""
+    """Preview DATA that is a table, images or an HDF5 dataset; None when ``path`` is none."""
     from aekit.cli._common import TABLE_SUFFIXES
+    from aekit.datasets.hdf5 import HDF5Source, is_hdf5_source
+
+    if is_hdf5_source(path):
+        source = HDF5Source(path)
+        source.close()
+        print(f"{path}: {source.describe()}")
+        return 0
 
     if Path(path).suffix.lower() in TABLE_SUFFIXES and Path(path).is_file():
         return _describe_table(path)

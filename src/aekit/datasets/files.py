@@ -213,7 +213,13 @@ READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
 
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read an array file by its suffix: ``.npy``, ``.npz`` (``key`` picks the array), a table
-    (``.csv``, ``.tsv``, ``.txt``), or IDX (``*-ubyte``, ``.idx``, optionally ``.gz``)."""
+    (``.csv``, ``.tsv``, ``.txt``), IDX (``*-ubyte``, ``.idx``, optionally ``.gz``), or an
+    HDF5/NeXus dataset (``file.h5:/path``, or ``key`` as the path; NeXus's default data when
+    none is named: :mod:`aekit.datasets.hdf5`)."""
+    from aekit.datasets.hdf5 import is_hdf5_source, read_hdf5
+
+    if is_hdf5_source(path):
+        return read_hdf5(path, key)
     if Path(path).is_dir():
         raise ValueError(
             f"{path} is a folder, not a regular file; give a file "
