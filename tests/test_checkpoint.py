@@ -354,6 +354,9 @@ def test_the_command_line_checkpoints_and_resumes(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert main([*base, "--out", str(out), "--checkpoint", str(ck), "--checkpoint-every", "0"]) == 1
     assert "--checkpoint-every must be a positive integer" in capsys.readouterr().err
+    for folder in (out, out / "ck", tmp_path):  # the model folder, inside it, around it
+        assert main([*base, "--out", str(out), "--checkpoint", str(folder)]) == 1
+        assert "must be apart" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     assert main([*base, "--out", str(out), "--checkpoint", str(tmp_path / "file")]) == 1
     assert "exists and is not a folder" in capsys.readouterr().err

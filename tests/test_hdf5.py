@@ -57,6 +57,9 @@ def test_rows_are_read_lazily_in_any_order(tmp_path):
     np.testing.assert_array_equal(src[2:5], data[2:5])
     np.testing.assert_array_equal(src[-1], data[-1])
     np.testing.assert_array_equal(np.asarray(src), data)
+    np.testing.assert_array_equal(src[::-2], data[::-2])
+    with pytest.raises(IndexError, match="out of range for 6 samples"):
+        src[[0, 6]]
     # A copy in another process (a DataLoader worker) opens its own handle.
     clone = pickle.loads(pickle.dumps(src))
     np.testing.assert_array_equal(clone[[0, 3]], data[[0, 3]])

@@ -234,6 +234,14 @@ def _checkpoint_dir(args: argparse.Namespace) -> str | None:
     folder = args.resume or args.checkpoint
     if folder is None:
         return None
+    # The model is saved as a folder of its own, which a checkpoint inside (or around) it
+    # would make foreign: refused now, not after training.
+    out, ck = Path(args.out).resolve(), Path(folder).resolve()
+    if ck == out or out in ck.parents or ck in out.parents:
+        raise ValueError(
+            f"the checkpoint folder {folder} and --out {args.out} must be apart (neither "
+            "inside the other): the model is saved on its own"
+        )
     check_checkpoint_dir(folder, resume=args.resume is not None)
     return folder
 

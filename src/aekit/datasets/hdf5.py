@@ -212,9 +212,22 @@ class HDF5Source:
             self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
         return self._file[self.dataset]
 
+    def _rows(self, index: Any) -> np.ndarray:
+        """The sample numbers ``index`` stands for, checked; without building an array of
+        every sample number (a batch of a large file costs its own size only)."""
+        n = self.n_samples
+        if isinstance(index, slice):
+            return np.asarray(range(n)[index], dtype=np.int64)
+        rows = np.asarray(index)
+        if rows.dtype.kind not in "iu":
+            raise IndexError(f"samples are indexed by integers or a slice, not {rows.dtype}")
+        if rows.size and (rows.min() < -n or rows.max() >= n):
+            raise IndexError(f"sample index out of range for {n} samples")
+        return np.where(rows < 0, rows + n, rows).astype(np.int64)
+
     def __getitem__(self, index: Any) -> np.ndarray:
         """Samples ``index`` (an int, a slice or an array of indices), shape (n, *sample_shape)."""
-        rows = np.arange(self.n_samples)[index]
+        rows = self._rows(index)
         single = np.ndim(rows) == 0
         rows = np.atleast_1d(rows)
         out = np.empty((len(rows), *self.sample_shape), dtype=self.dtype)
