@@ -23,6 +23,9 @@ How the bounds are enforced, and why this way:
   failure. A case silent for ``WATCHDOG_S`` of wall time is a hang: the worker is killed (by
   its pid) and replaced.
 
+The lazy readers of issue 17 (``open_source``) are fuzzed the same way, each target read by
+the index forms of a training loop (``_read_source``).
+
 Run directly for a large campaign with a tally and a reproducer per failure::
 
     python tests/_fuzz.py --examples 2000 [--seed N] [--target model] [--keep DIR]
@@ -35,6 +38,7 @@ import contextlib
 import copy
 import gzip
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -71,6 +75,7 @@ class Target:
     files: tuple[tuple[str, str], ...]  # (file to mutate, "bytes" | "json" | "safetensors")
     strict: tuple[str, ...] = ()  # files whose every change must be detected (a checksum)
     weight: int = 1  # share of the examples
+    needs: tuple[str, ...] = ()  # the optional libraries its reader needs (a pip extra's)
 
 
 TARGETS: dict[str, Target] = {
@@ -134,7 +139,37 @@ TARGETS: dict[str, Target] = {
         (("codes.npz", "bytes"),),
         strict=("codes.npz",),
     ),
+    # The lazy readers of issue 17, through open_source: each read by the index forms of a
+    # training loop (see _read_source).
+    "npy_lazy": Target(
+        "source", ("npy_lazy_f4", "npy_lazy_be"), "data.npy", (("data.npy", "bytes"),)
+    ),
+    "tiff_stack": Target(
+        "source", ("tiff_u2",), "stack.tif", (("stack.tif", "bytes"),), needs=("tifffile",)
+    ),
+    "png_folder": Target("source", ("png_l",), ".", (("img1.png", "bytes"),), needs=("PIL",)),
+    "parquet": Target(
+        "source", ("parquet",), "table.parquet", (("table.parquet", "bytes"),), needs=("pyarrow",)
+    ),
+    "zarr": Target(
+        "source",
+        ("zarr_v3",),
+        "store.zarr",
+        (
+            ("store.zarr/zarr.json", "json"),
+            ("store.zarr/zarr.json", "bytes"),
+            ("store.zarr/c/1/0/0", "bytes"),
+        ),
+        needs=("zarr",),
+    ),
+    "hdf5": Target("source", ("nexus",), "data.nxs", (("data.nxs", "bytes"),), needs=("h5py",)),
 }
+
+
+def available(name: str) -> bool:
+    """Whether the libraries target ``name`` reads with are installed (zarr, for one, needs
+    Python 3.11): a target without them is skipped, its seeds not built."""
+    return all(importlib.util.find_spec(module) is not None for module in TARGETS[name].needs)
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -207,6 +242,47 @@ def build_seeds(root: Path) -> Path:
     codes = ae.transform(X[:8])
     save_codes(folder("codes_int8") / "codes.npz", quantize(codes, "int8"))
     save_codes(folder("codes_float16") / "codes.npz", quantize(codes, "float16"))
+
+    # The lazy readers' seeds: 3 to 6 samples of a few values each.
+    np.save(folder("npy_lazy_f4") / "data.npy", rng.normal(size=(6, 4)).astype(np.float32))
+    big_endian = rng.randint(-999, 999, size=(4, 2, 3)).astype(">i4")
+    np.save(folder("npy_lazy_be") / "data.npy", big_endian)
+    frames = rng.randint(0, 65536, size=(3, 4, 5)).astype(np.uint16)
+    if available("tiff_stack"):
+        import tifffile
+
+        tifffile.imwrite(folder("tiff_u2") / "stack.tif", frames, photometric="minisblack")
+    if available("png_folder"):
+        from PIL import Image
+
+        pngs = folder("png_l")
+        for i, pixels in enumerate(rng.randint(0, 256, size=(3, 4, 5)).astype(np.uint8)):
+            Image.fromarray(pixels).save(pngs / f"img{i}.png")
+    if available("parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({"a": rng.normal(size=6), "b": np.arange(6, dtype=np.int32)})
+        pq.write_table(table, folder("parquet") / "table.parquet", row_group_size=3)
+    if available("zarr"):
+        import zarr
+
+        # Chunks of 2 samples: c/1/0/0 holds samples 2 and 3.
+        z = zarr.create_array(
+            folder("zarr_v3") / "store.zarr", shape=(6, 2, 3), chunks=(2, 2, 3), dtype="f4"
+        )
+        z[:] = rng.normal(size=(6, 2, 3)).astype(np.float32)
+    if available("hdf5"):
+        import h5py
+
+        # NeXus's default plottable data, found through the attributes: chunked and deflated.
+        with h5py.File(folder("nexus") / "data.nxs", "w") as f:
+            f.attrs["default"] = "entry"
+            entry = f.create_group("entry")
+            entry.attrs.update(NX_class="NXentry", default="data")
+            data = entry.create_group("data")
+            data.attrs.update(NX_class="NXdata", signal="frames")
+            data.create_dataset("frames", data=frames, chunks=(1, 4, 5), compression="gzip")
     return root
 
 
@@ -570,6 +646,43 @@ def _read_codes(path: Path, probe: Any) -> Any:
     return tuple(load_codes(path))
 
 
+# The most bytes of samples one read of a lazy source may ask for in a case. HDF5 and zarr let
+# a file announce any shape (a chunk never written reads as the fill value), so reading a large
+# announced array is what the file asks for, not a blow-up of the reader: past this the case
+# reads only the smaller forms. The seeds hold a few hundred bytes.
+LAZY_READ_BYTES = 1 << 20
+
+
+def _read_source(path: Path, probe: Any) -> Any:
+    """``open_source``, then the index forms of a training loop: a sample, rows out of order,
+    a slice, every sample; each must have the shape and type the source announced."""
+    import numpy as np
+
+    from aekit.datasets import open_source
+
+    with open_source(path) as source:
+        shape, dtype = tuple(source.shape), np.dtype(source.dtype)
+        n = shape[0]
+        if len(source) != n or dtype.kind not in "biuf" or min(shape) < 0:
+            raise _BadOutput(f"open_source announced {len(source)} samples, {shape} {dtype}")
+        sample_bytes = math.prod(shape[1:]) * dtype.itemsize
+        outputs: list[Any] = [shape, dtype.str, source.describe()]
+        forms: list[tuple[Any, int]] = [("read", n)]
+        if n:
+            forms = [(0, 1), ([min(2, n - 1), 0], 2), (slice(1, 3), len(range(n)[1:3])), *forms]
+        for index, rows in forms:
+            if rows * sample_bytes > LAZY_READ_BYTES:
+                outputs.append(f"{rows} samples not read")
+                continue
+            out = source.read() if index == "read" else source[index]
+            expected = shape[1:] if isinstance(index, int) else (rows, *shape[1:])
+            if not isinstance(out, np.ndarray) or out.shape != expected or out.dtype != dtype:
+                got = f"{getattr(out, 'shape', type(out).__name__)} {getattr(out, 'dtype', '')}"
+                raise _BadOutput(f"source[{index!r}] gave {got}, not {expected} {dtype}")
+            outputs.append(out)
+    return outputs
+
+
 def _selftest(path: Path, probe: Any) -> Any:
     """Misbehave as the file says, to show that the worker catches each kind of failure."""
     import numpy as np
@@ -598,6 +711,7 @@ READERS: dict[str, Callable[[Path, Any], Any]] = {
     "model": _read_model,
     "index": _read_index,
     "codes": _read_codes,
+    "source": _read_source,
 }
 
 
@@ -651,6 +765,8 @@ def worker_main(root: Path, bare: bool = False) -> None:
     probe = None if bare else np.load(root / "probe.npy")
     baselines = {}
     for name, target in {} if bare else TARGETS.items():
+        if not available(name):
+            continue
         for seed in target.seeds:
             result = _run_one(target.reader, root / seed / target.entry, probe)
             if result["outcome"] != "loaded":

@@ -322,6 +322,26 @@ def test_resuming_with_other_data_or_parameters_is_refused(digits, tmp_path):
         make().fit(digits, resume=True)
 
 
+def test_a_checkpoint_older_than_a_parameter_resumes_while_it_has_its_default(
+    digits, tmp_path, monkeypatch
+):
+    make = ESTIMATORS["denoising dropout autoencoder"]
+    reference = make().fit(digits)
+    with monkeypatch.context() as patch:
+        _crash_in_epoch(patch, 2)
+        with pytest.raises(_Crash):
+            make().fit(digits, checkpoint=tmp_path / "ck")
+    # As an aekit written before `precision` and `max_memory` existed saved it.
+    plan_file = tmp_path / "ck" / "plan.json"
+    saved = json.loads(plan_file.read_text())
+    del saved["plan"]["params"]["precision"], saved["plan"]["params"]["max_memory"]
+    plan_file.write_text(json.dumps(saved))
+    resumed = make().fit(digits, checkpoint=tmp_path / "ck", resume=True)
+    assert _same(_state(resumed), _state(reference))
+    with pytest.raises(ValueError, match=r"params.precision: 'fp32' there, 'bf16' now"):
+        make().set_params(precision="bf16").fit(digits, checkpoint=tmp_path / "ck", resume=True)
+
+
 def test_random_state_none_resumes_with_the_seed_it_drew(digits, tmp_path, monkeypatch):
     def make():
         return aekit.Autoencoder(latent_dim=3, epochs=4, random_state=None, verbose=False)

@@ -2,10 +2,14 @@
 
 Each reader gets Hypothesis-generated mutations of small valid files (byte flips, truncation,
 insertion, repeated chunks, lying integers, and JSON-aware hostile values in config.json,
-history.json, index.json and the safetensors header) and must raise ``ValueError`` or load to
-a usable result, identical to the original's wherever the format has a checksum; never another
-exception, never a hang, at most 2 s of CPU and 256 MB of address space per case. The worker,
-the bounds and the mutations are in ``_fuzz.py``, which also runs large campaigns::
+history.json, index.json, a zarr store's zarr.json and the safetensors header) and must raise
+``ValueError`` or load to a usable result, identical to the original's wherever the format has
+a checksum; never another exception, never a hang, at most 2 s of CPU and 256 MB of address
+space per case. The lazy readers of issue 17 (``open_source`` on a ``.npy`` file, a TIFF
+stack, a folder of PNGs, a Parquet table, a zarr store and a NeXus file) are read as a
+training loop reads them: a sample, rows out of order, a slice, everything; the damaged files
+they were found to mishandle are regression tests in ``test_sources.py``. The worker, the
+bounds and the mutations are in ``_fuzz.py``, which also runs large campaigns::
 
     python tests/_fuzz.py --examples 2000
 
@@ -37,6 +41,7 @@ from _fuzz import (
     TARGETS,
     WATCHDOG_S,
     Fuzzer,
+    available,
     case_strategy,
     issue_cases,
     split_examples,
@@ -79,7 +84,8 @@ def _fuzz_test(target: str):
         test = example(case=case)(test)
     test.__name__ = f"test_fuzz_{target}"
     test.__doc__ = f"Mutated {target} inputs give ValueError or load, within the bounds."
-    return test
+    needs = ", ".join(TARGETS[target].needs)
+    return pytest.mark.skipif(not available(target), reason=f"needs {needs}")(test)
 
 
 test_fuzz_npy = _fuzz_test("npy")
@@ -92,6 +98,13 @@ test_fuzz_idx_gz = _fuzz_test("idx_gz")
 test_fuzz_model = _fuzz_test("model")
 test_fuzz_index = _fuzz_test("index")
 test_fuzz_codes = _fuzz_test("codes")
+# The lazy readers of issue 17, through open_source.
+test_fuzz_npy_lazy = _fuzz_test("npy_lazy")
+test_fuzz_tiff_stack = _fuzz_test("tiff_stack")
+test_fuzz_png_folder = _fuzz_test("png_folder")
+test_fuzz_parquet = _fuzz_test("parquet")
+test_fuzz_zarr = _fuzz_test("zarr")
+test_fuzz_hdf5 = _fuzz_test("hdf5")
 
 
 def test_every_target_is_fuzzed():

@@ -40,6 +40,22 @@ def test_the_nexus_files_give_their_default_data():
     assert "NeXus default" in focus.describe() and "713" in focus.describe()
 
 
+def test_the_saxs_frames_read_by_rows_as_h5py_reads_them():
+    path = shared_file(SAXS)
+    reference = _reference(path, "entry/data/frames")
+    frames = HDF5Source(path)
+    assert frames.shape == frames.dataset_shape == (10, 195, 487)
+    np.testing.assert_array_equal(frames[[9, 2, 2, 0]], reference[[9, 2, 2, 0]])
+    # Detector rows as samples: shape counts samples, dataset_shape keeps the file's axes.
+    rows = HDF5Source(path, sample_axes=2)
+    assert (rows.shape, rows.dataset_shape) == ((1950, 487), (10, 195, 487))
+    flat = reference.reshape(1950, 487)
+    picks = [1949, 0, 194, 195, 196, 1000, 1000]  # across frames, repeated
+    np.testing.assert_array_equal(rows[picks], flat[picks])
+    np.testing.assert_array_equal(rows[190:400], flat[190:400])
+    np.testing.assert_array_equal(rows.read(), flat)
+
+
 def test_a_named_dataset_reads_the_same_as_h5py():
     path = shared_file(FOCUS)
     counts = read_array(f"{path}:/entry1/FOCUS/merged/counts")

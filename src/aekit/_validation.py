@@ -143,6 +143,61 @@ class Widths(Constraint):
         return super().error(name, value)
 
 
+# Unit -> bytes, for sizes written as text ("2GB", "512 MiB"): decimal and binary units.
+BYTE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_bytes(value: Any) -> int | None:
+    """A size in bytes from a non-negative number or a text such as ``"2GB"`` or
+    ``"512 MiB"``; ``None`` when ``value`` is neither.
+
+    Examples
+    --------
+    >>> parse_bytes("1.5 GiB"), parse_bytes(1000), parse_bytes("lots")
+    (1610612736, 1000, None)
+    """
+    if is_number(value):
+        return int(value) if math.isfinite(value) and value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("kmgtib")
+    unit = text[len(number) :] or "b"
+    try:
+        size = float(number)
+    except ValueError:
+        return None
+    if unit not in BYTE_UNITS or not math.isfinite(size) or size < 0:
+        return None
+    return int(size * BYTE_UNITS[unit])
+
+
+class Bytes(Constraint):
+    """A size in bytes: a non-negative number or a text with a unit (``"2GB"``, ``"512MiB"``),
+    or ``"auto"`` when ``auto`` is true."""
+
+    def __init__(self, auto: bool = False) -> None:
+        self.auto = auto
+        self.description = (
+            "'auto' or " if auto else ""
+        ) + 'a size in bytes (a number, or a text such as "2GB" or "512MiB")'
+
+    def allows(self, value: Any) -> bool:
+        return (self.auto and value == "auto" and isinstance(value, str)) or (
+            parse_bytes(value) is not None
+        )
+
+
 class Anything(Constraint):
     """No check here (checked where it is used, e.g. ``device`` and ``random_state``)."""
 

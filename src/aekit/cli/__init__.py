@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import logging
 import os
 import re
 import sys
@@ -179,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extras:  # words left over, not flags: those the verb's parser refused already
         parser.verb_parsers[args.verb].unrecognized(extras)
     debug = os.environ.get("AEKIT_DEBUG", "") not in ("", "0")
+    if not debug:
+        # tifffile logs what it finds wrong in a damaged file to stderr; aekit's own one-line
+        # error says what matters. (The command line is the application: it may set this.)
+        logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     prefix = f"aekit {args.verb}: "
     try:
         return int(args.run(args))

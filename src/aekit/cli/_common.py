@@ -185,11 +185,16 @@ class Output:
 
 
 def data_input(value: str | None, name: str = "DATA") -> Input:
-    """DATA as an input: a built-in name is no file; ``file.h5:/dataset`` is the file."""
+    """DATA as an input: a built-in name is no file; ``file.h5:/dataset`` is the file;
+    ``store.zarr:/array`` is the store, a directory inside which nothing may be written."""
     from aekit.datasets.hdf5 import split_source
+    from aekit.datasets.zarr import split_zarr
 
     if value is None or value in BUILTIN:
         return Input(None, name)
+    store = split_zarr(value)
+    if store is not None:
+        return Input(str(store[0]), name, directory=True)
     split = split_source(value)
     return Input(value if split is None else str(split[0]), name)
 
@@ -343,7 +348,16 @@ def add_data_argument(parser: argparse.ArgumentParser, name: str = "DATA") -> No
         help=f"a file (.npy, .npz, .csv, IDX), a folder or glob of images, or a built-in name "
         f"({', '.join(BUILTIN)})",
     )
-    parser.add_argument("--key", help="the array to read from an .npz file")
+    parser.add_argument(
+        "--key", help="the array to read from an .npz file (or the dataset of an HDF5 file)"
+    )
+    parser.add_argument(
+        "--sample-axes",
+        type=int,
+        metavar="N",
+        help="how many leading axes of an HDF5, zarr or .npy array are samples (default 1: "
+        "(10, 195, 487) frames are 10 samples; 2 would make 10 x 195 rows of 487)",
+    )
     add_table_options(parser)
 
 
@@ -361,7 +375,7 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
 class Data(NamedTuple):
     """DATA as read for a verb."""
 
-    X: np.ndarray  # (n, ...) samples
+    X: Any  # (n, ...) samples: an array, or a lazy source (read_data with stream=True)
     ids: np.ndarray | None  # (n,) names of the samples (an id column, file names), or None
     id_name: str  # the ids' column name in outputs
     table: Any  # the TableSchema of a table, else None
@@ -423,21 +437,32 @@ def say(args: argparse.Namespace, line: str) -> None:
     print(f"aekit {getattr(args, 'verb', '')}: {line}", file=sys.stderr)
 
 
-def read_data(args: argparse.Namespace, model: Any = None) -> Data:
+def read_data(args: argparse.Namespace, model: Any = None, stream: bool = False) -> Data:
     """Read DATA for a verb, saying on stderr what was detected (a table's separator and
-    header, an id column, the array taken from an .npz). ``model``: a fitted estimator whose
-    table schema (``table_``) new tables are read with."""
-    from aekit.datasets import hdf5, images, tables
+    header, an id column, the array taken from an .npz, the dataset of an HDF5 file, the
+    array of a zarr store, a Parquet table's columns, images). ``model``: a fitted estimator
+    whose table schema (``table_``) new tables are read with. ``stream``: a file aekit can
+    stream (:func:`aekit.datasets.open_source`) is opened, not read: ``Data.X`` is the lazy
+    source, for a verb whose estimator reads it in chunks or streams it."""
+    from aekit.datasets import images, tables
+    from aekit.datasets.open import open_source, source_kind
 
     source = args.data
     schema = getattr(model, "table_", None)
-    table_given = any(getattr(args, d, None) is not None for _, d, _ in TABLE_OPTIONS)
-    format_given = any(getattr(args, d, None) is not None for _, d, _ in FORMAT_OPTIONS)
+    given = [d for _, d, _ in TABLE_OPTIONS + FORMAT_OPTIONS if getattr(args, d, None) is not None]
     path = Path(source)
     is_table = source not in BUILTIN and path.suffix.lower() in TABLE_SUFFIXES
-    if (table_given or format_given) and not is_table:
+    kind = None if source in BUILTIN else source_kind(source)
+    # --columns also picks the feature columns of a Parquet table.
+    columns = getattr(args, "columns", None) if kind == "parquet" else None
+    sample_axes = getattr(args, "sample_axes", None)
+    if sample_axes is not None and kind not in ("hdf5", "zarr", "npy"):
+        raise ValueError("--sample-axes applies to HDF5, zarr and .npy arrays")
+    sample_axes = sample_axes or 1
+    if given and not is_table and not (given == ["columns"] and kind == "parquet"):
         raise ValueError(
-            f"the table options apply to {', '.join(TABLE_SUFFIXES)} files; {source} is not one"
+            f"the table options apply to {', '.join(TABLE_SUFFIXES)} files; {source} is not one "
+            "(--columns also picks a Parquet table's columns)"
         )
     if is_table:
         column = labels_column(args)
@@ -455,14 +480,27 @@ def read_data(args: argparse.Namespace, model: Any = None) -> Data:
         # None when no row was left out.
         kept = None if int(table.kept[-1]) + 1 == len(table.kept) else table.kept
         return Data(table.X, table.ids, name, table.schema, kept, labels)
-    if source not in BUILTIN and hdf5.is_hdf5_source(source):
-        opened = hdf5.HDF5Source(source, args.key)
-        say(args, f"{source}: {opened.describe()}")
+    if stream and kind is not None:
         try:
+            opened = open_source(source, args.key, sample_axes=sample_axes, columns=columns)
+        except ValueError:
+            if kind != "npy":
+                raise
+            opened = None  # a .npy that cannot be read by rows (Fortran order): read whole
+        if opened is not None:
+            say(args, f"{source}: {opened.describe()}")
+            files = getattr(opened, "files", None)
+            if files is not None:
+                return Data(opened, np.asarray(files), "file", None)
+            return Data(opened, None, "index", None)
+    # Every kind of lazy source but a .npy (read_npy also reads Fortran order) and a folder
+    # or glob of images (named by file), read whole.
+    named_images = kind == "images" and images.is_image_source(source)
+    if kind is not None and (kind != "npy" or sample_axes > 1) and not named_images:
+        with open_source(source, args.key, sample_axes=sample_axes, columns=columns) as opened:
+            say(args, f"{source}: {opened.describe()}")
             return Data(opened.read(), None, "index", None)
-        finally:
-            opened.close()
-    if source not in BUILTIN and images.is_image_source(source):
+    if named_images:
         stack = images.read_images(source)
         say(args, f"{source}: {stack.describe()}")
         return Data(stack.X, np.asarray(stack.files), "file", None)
@@ -484,7 +522,7 @@ def check_model_paths(args: argparse.Namespace, outputs: Sequence[Output], *inpu
 
 
 def model_and_data(
-    args: argparse.Namespace, outputs: Sequence[Output], *inputs: Input
+    args: argparse.Namespace, outputs: Sequence[Output], *inputs: Input, stream: bool = False
 ) -> tuple[Any, Data]:
     """The first step of a verb that runs MODEL on DATA: :func:`check_model_paths`, then load
     the model (its kind checked against the verb) on ``--device`` and read DATA as the model
@@ -493,7 +531,7 @@ def model_and_data(
     Returns the estimator and DATA; raises ValueError before any work on a mistake."""
     check_model_paths(args, outputs, *inputs)
     model = load_model(args.verb, args.model, args.device)
-    return model, read_data(args, model)
+    return model, read_data(args, model, stream=stream)
 
 
 def read_labels(args: argparse.Namespace, data: Data) -> np.ndarray | None:

@@ -9,9 +9,11 @@ field, the tensors' shapes against the network), which takes a few seconds more.
 Given a table (.csv, .tsv, .txt) it shows the separator and header it detects and, for each
 column, its kind, missing and distinct values and what training would do with it (row ids, a
 feature, a text column to encode or drop), with the flags that change it. Given a folder or
-glob of images it says how many, their size and pixel type. Given an HDF5 or NeXus file
-(``file.h5``, or ``file.h5:/path/to/dataset``) it says which dataset is read (NeXus's default
-data when none is named) and how many samples of what shape it holds.
+glob of images, or a multi-page TIFF, it says how many, their size and pixel type. Given an
+HDF5 or NeXus file (``file.h5``, or ``file.h5:/path/to/dataset``) it says which dataset is
+read (NeXus's default data when none is named) and how many samples of what shape it holds;
+likewise for a zarr store (``store.zarr``, ``store.zarr:/group/array``) and a ``.npy`` file.
+Given a Parquet table it names its numeric columns and row groups. Only headers are read.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "model",
         metavar="MODEL",
-        help="a saved model directory (of any kind), or a table or image folder to preview",
+        help="a saved model directory (of any kind), or data to preview (a table, images, "
+        "HDF5, zarr, .npy, Parquet)",
     )
     parser.add_argument("--json", action="store_true", help="print the description as JSON")
     parser.add_argument(
@@ -110,24 +113,19 @@ def _describe_table(path: str) -> int:
 
 
 def _describe_data(path: str) -> int | None:
-    """Preview DATA that is a table, images or an HDF5 dataset; None when ``path`` is none."""
+    """Preview DATA that is a table or a lazy source (HDF5, zarr, .npy, Parquet, images: from
+    their headers, no sample read); None when ``path`` is none (a model directory)."""
     from aekit.cli._common import TABLE_SUFFIXES
-    from aekit.datasets.hdf5 import HDF5Source, is_hdf5_source
-
-    if is_hdf5_source(path):
-        source = HDF5Source(path)
-        source.close()
-        print(f"{path}: {source.describe()}")
-        return 0
+    from aekit.datasets.open import open_source, source_kind
 
     if Path(path).suffix.lower() in TABLE_SUFFIXES and Path(path).is_file():
         return _describe_table(path)
-    from aekit.datasets.images import is_image_source, read_images
-
-    if is_image_source(path) and not (Path(path) / "config.json").exists():
-        print(f"{path}: {read_images(path).describe()}")
-        return 0
-    return None
+    kind = source_kind(path)
+    if kind is None or (kind == "images" and (Path(path) / "config.json").exists()):
+        return None
+    with open_source(path) as source:
+        print(f"{path}: {source.describe()}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,12 +5,17 @@ estimator parameter of the same name, and a flag the chosen model does not take 
 The classifier needs labels: ``--labels FILE`` (.npy, or a .csv of one column; numbers or
 texts), ``--labels COLUMN`` naming a column of the table DATA (which is then no feature), or
 the built-in labels when DATA is a built-in name.
+
+Under ``torchrun --nproc-per-node N -m aekit train ...`` the N processes train one model with
+DistributedDataParallel (docs/scale.md); rank 0 alone saves it and prints, the others are silent.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -64,6 +69,19 @@ MODELS = _Estimators(
         "detector": "AnomalyDetector",
     }
 )
+
+
+def _memory(text: str) -> int | str:
+    from aekit._validation import parse_bytes
+
+    if text.strip().lower() == "auto":
+        return "auto"
+    size = parse_bytes(text)
+    if size is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 8GB, 512MiB or auto, got {text!r}"
+        )
+    return size
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -139,6 +157,14 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--validation-fraction", "validation_fraction", float, "share held out for validation"),
     ("--patience", "patience", int, "epochs without improvement before stopping"),
     ("--device", "device", str, "auto, cpu, cuda or mps"),
+    ("--precision", "precision", str, "training arithmetic: fp32, bf16 or fp16 (GPU tensor cores)"),
+    (
+        "--max-memory",
+        "max_memory",
+        _memory,
+        "memory the data may take as float32, e.g. 8GB (auto: half the free memory); larger "
+        "data is streamed from its file",
+    ),
     ("--seed", "random_state", int, "random seed (bit-identical CPU runs)"),
 ]
 
@@ -165,6 +191,13 @@ def add_parser(subparsers: Any) -> None:
         action="store_false",
         default=argparse.SUPPRESS,
         help="train for all epochs and keep the last weights",
+    )
+    parser.add_argument(
+        "--compile",
+        dest="compile",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="train through torch.compile (uncompiled, with a warning, where it cannot)",
     )
     parser.add_argument(
         "--checkpoint",
@@ -210,6 +243,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     given = vars(args)
     flags = {dest: flag for flag, dest, _, _ in OPTIONS}
     flags["early_stopping"] = "--no-early-stopping"
+    flags["compile"] = "--compile"
     for dest, flag in flags.items():
         if dest in given:
             if dest not in accepted:
@@ -247,6 +281,20 @@ def _checkpoint_dir(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aekit.training.distributed import launched_rank
+
+    if launched_rank() == 0:
+        return _run(args)
+    # Under torchrun every rank trains the same model; rank 0 alone writes it and speaks (an
+    # error is still reported by every rank that meets it).
+    with open(os.devnull, "w") as quiet:
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from aekit.training.distributed import world
+
     # Every mistake that can be seen before training is refused before reading DATA.
     check_paths(
         [data_input(args.data), Input(args.labels, "--labels"), Input(args.config, "--config")],
@@ -259,9 +307,10 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = _checkpoint_dir(args)
     params = estimator_params(args)
     check_device(params.get("device"))
-    data = read_data(args)
-    X = data.X
     ae = MODELS[args.model](**params)
+    # The autoencoder family streams a file larger than its memory budget (max_memory).
+    data = read_data(args, stream="max_memory" in ae.get_params())
+    X = data.X
     start = time.perf_counter()
     resumable = {
         "checkpoint": checkpoint,
@@ -285,8 +334,10 @@ def run(args: argparse.Namespace) -> int:
     path = ae.save(args.out)
     last = ae.history_[ae.best_epoch_ - 1] if ae.best_epoch_ else ae.history_[-1]
     losses = ", ".join(f"{k} {v:.5g}" for k, v in last.items() if k in ("loss", "val_loss"))
+    processes = world()
+    where = f"{ae.device_}" + ("" if processes is None else f", {processes.size} processes")
     print(
-        f"trained {plural(len(ae.history_), 'epoch')} in {elapsed:.1f} s on {ae.device_}; "
+        f"trained {plural(len(ae.history_), 'epoch')} in {elapsed:.1f} s on {where}; "
         f"kept epoch {ae.best_epoch_} ({losses}); saved {path}"
     )
     return 0

@@ -52,6 +52,14 @@ class Scaling:
         with np.errstate(over="ignore", invalid="ignore"):
             return ((X - self.offset) / self.scale).astype(np.float32)
 
+    def transform_inplace(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`transform` into ``X`` itself (float32, (n, D)), chunk by chunk: the same
+        values without a second copy of the data."""
+        step = chunk_rows(X.shape[1])
+        for start in range(0, X.shape[0], step):
+            X[start : start + step] = self.transform(X[start : start + step])
+        return X
+
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
             return (X * self.scale + self.offset).astype(np.float32)
@@ -94,16 +102,105 @@ def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
     return float(info.min), float(info.max) - float(info.min)
 
 
-def _standard(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
-    return X.mean(0), X.std(0)
+# Rows per chunk of a statistics or scaling pass: each chunk is converted to float64 on its
+# own (8192 rows of 784 features: 51 MB; fewer rows of wider samples, to stay within
+# CHUNK_BYTES), so neither fitting nor applying a scaling ever holds a float64 copy of the data.
+# The same chunks are read whether the data is in memory or streamed from a file, so both give
+# the same statistics bit for bit.
+CHUNK_ROWS = 8192
+CHUNK_BYTES = 64 * 2**20
 
 
-def _minmax(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
-    low = X.min(0)
-    return low, X.max(0) - low
+def chunk_rows(n_features: int) -> int:
+    """Rows per chunk of a pass over data of ``n_features`` features."""
+    return max(1, min(CHUNK_ROWS, CHUNK_BYTES // (8 * max(1, n_features))))
 
 
-def _range(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
+_chunk_rows = chunk_rows  # FeatureStats.of's parameter shadows the name
+
+
+class FeatureStats:
+    """Count, mean, sum of squared deviations, minimum and maximum of every feature, gathered
+    chunk by chunk in one pass (each chunk's own two-pass mean and M2, merged by Chan, Golub and
+    LeVeque's pairwise update, so the variance stays accurate for data far from zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    >>> stats = FeatureStats.of(X, chunk_rows=4)  # two chunks
+    >>> stats.mean.tolist(), stats.std.round(4).tolist(), stats.max.tolist()
+    ([5.0, 6.0], [3.4157, 3.4157], [10.0, 11.0])
+    """
+
+    def __init__(self, n_features: int) -> None:
+        self.n = 0
+        self.mean = np.zeros(n_features)
+        self.m2 = np.zeros(n_features)
+        self.min = np.full(n_features, np.inf)
+        self.max = np.full(n_features, -np.inf)
+
+    @classmethod
+    def of(cls, X: np.ndarray, chunk_rows: int | None = None) -> FeatureStats:
+        """The statistics of the rows of ``X`` (n, D), read ``chunk_rows`` at a time (by
+        default :func:`chunk_rows` of D)."""
+        stats = cls(X.shape[1])
+        step = _chunk_rows(X.shape[1]) if chunk_rows is None else chunk_rows
+        for start in range(0, X.shape[0], step):
+            stats.update(X[start : start + step])
+        return stats
+
+    def update(self, chunk: np.ndarray) -> None:
+        """Add the rows of ``chunk`` (m, D)."""
+        m = chunk.shape[0]
+        if not m:
+            return
+        x = chunk.astype(np.float64, copy=False)
+        mean = x.mean(0)
+        m2 = ((x - mean) ** 2).sum(0)
+        n = self.n + m
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (m / n)
+        self.m2 = self.m2 + m2 + delta**2 * (self.n * m / n)
+        self.n = n
+        np.minimum(self.min, x.min(0), out=self.min)
+        np.maximum(self.max, x.max(0), out=self.max)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Population standard deviation per feature (as ``np.std``)."""
+        return np.sqrt(self.m2 / max(self.n, 1))
+
+    def pooled(self, groups: np.ndarray) -> FeatureStats:
+        """The statistics of each group of features taken together (all the values of its
+        features as one), given back per feature: features of a group share them."""
+        out = FeatureStats(len(groups))
+        out.n = self.n
+        for g in np.unique(groups):
+            columns = groups == g
+            k = int(columns.sum())
+            mean = self.mean[columns].mean()
+            m2 = self.m2[columns].sum() + self.n * ((self.mean[columns] - mean) ** 2).sum()
+            out.mean[columns] = mean
+            out.m2[columns] = m2 / k  # per feature's share of the n * k values
+            out.min[columns] = self.min[columns].min()
+            out.max[columns] = self.max[columns].max()
+        return out
+
+    def in_unit_interval(self) -> bool:
+        """Whether every value seen lies in [0, 1]."""
+        return bool(self.n) and float(self.min.min()) >= 0.0 and float(self.max.max()) <= 1.0
+
+
+def _standard(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
+    return stats.mean, stats.std
+
+
+def _minmax(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
+    return stats.min, stats.max - stats.min
+
+
+def _range(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
     if dtype is None or dtype.kind not in "biu":
         raise ValueError(
             "scaling='range' maps an integer dtype's range to [0, 1], but X is "
@@ -111,10 +208,12 @@ def _range(X: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarra
             "scaling='minmax' to scale by the data's own minimum and maximum"
         )
     low, width = _dtype_range(dtype)
-    return np.full(X.shape[1], low), np.full(X.shape[1], width)
+    n_features = len(stats.mean)
+    return np.full(n_features, low), np.full(n_features, width)
 
 
-# Name -> function (X, dtype of the input before validation) -> (offset, scale) per feature.
+# Name -> function (statistics of the training data, dtype of the input before validation) ->
+# (offset, scale) per feature.
 SCALINGS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "standard": _standard,
     "minmax": _minmax,
@@ -155,12 +254,12 @@ def in_unit_interval(X: np.ndarray) -> bool:
 
 
 def fit_scaling(
-    X: np.ndarray,
+    X: np.ndarray | FeatureStats,
     scaling: str | None,
     groups: np.ndarray | None = None,
     dtype: np.dtype | None = None,
 ) -> Scaling | None:
-    """Fit ``scaling`` on ``X`` of shape (n, D).
+    """Fit ``scaling`` on ``X`` of shape (n, D), or on its :class:`FeatureStats`.
 
     ``"auto"`` leaves data that lies in [0, 1] as it is, scales uint8 and uint16 data (its
     ``dtype`` as given, see :func:`input_dtype` and :data:`PIXEL_DTYPES`) to [0, 1] by the
@@ -172,7 +271,8 @@ def fit_scaling(
     scale, fitted on all their values together. Convolutional and recurrent networks scale per
     channel this way (every position of a channel alike), which keeps a signal's shape intact.
     """
-    if scaling is None or (scaling == "auto" and in_unit_interval(X)):
+    stats = X if isinstance(X, FeatureStats) else FeatureStats.of(X)
+    if scaling is None or (scaling == "auto" and stats.in_unit_interval()):
         return None
     if scaling == "auto":
         kind = "range" if dtype is not None and dtype.name in PIXEL_DTYPES else "standard"
@@ -182,15 +282,22 @@ def fit_scaling(
         raise ValueError(
             f"unknown scaling {scaling!r}; choose None, 'auto' or one of {sorted(SCALINGS)}"
         )
-    X64 = X.astype(np.float64, copy=False)
-    if groups is None:
-        offset, scale = SCALINGS[kind](X64, dtype)
-    else:
-        groups = np.asarray(groups)
-        offset, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
-        for g in np.unique(groups):
-            columns = groups == g
-            o, s = SCALINGS[kind](X64[:, columns].reshape(-1, 1), dtype)
-            offset[columns], scale[columns] = o[0], s[0]
+    if groups is not None:
+        stats = stats.pooled(np.asarray(groups))
+    offset, scale = SCALINGS[kind](stats, dtype)
+    offset, scale = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
     scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(offset)), scale, 1.0)
     return Scaling(kind, offset, scale)
+
+
+def scaled_in_unit_interval(scaling: Scaling | None, stats: FeatureStats) -> bool:
+    """Whether the data ``stats`` describes lies in [0, 1] once ``scaling`` is applied.
+
+    The map is increasing per feature, so the scaled minimum and maximum are the scaled
+    minimum and maximum rows, computed as :meth:`Scaling.transform` computes every value."""
+    if scaling is None:
+        return stats.in_unit_interval()
+    if not stats.n:
+        return False
+    bounds = scaling.transform(np.stack([stats.min, stats.max]).astype(np.float32))
+    return bool(float(bounds[0].min()) >= 0.0 and float(bounds[1].max()) <= 1.0)

@@ -10,6 +10,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
 from aekit._text import plural
+from aekit.data.scaling import chunk_rows
 
 # Rows a non-finite error names before "and N more".
 NAMED_ROWS = 5
@@ -45,9 +46,10 @@ def _refuse_text_columns(X: Any) -> None:
 def refuse_missing(X: np.ndarray, names: Any = None, name: str = "X") -> None:
     """Raise a ValueError naming the first row and column of ``X`` (n, ...) that holds NaN or
     an infinity, if any (rows and columns counted from 0, as Python indexes them)."""
-    if np.isfinite(X).all():
-        return
     flat = X.reshape(len(X), -1)
+    step = chunk_rows(flat.shape[1])  # a mask of one chunk at a time, not of the whole data
+    if all(np.isfinite(flat[i : i + step]).all() for i in range(0, len(flat), step)):
+        return
     bad_rows = ~np.isfinite(flat).all(axis=1)
     row = int(np.argmax(bad_rows))
     col = int(np.argmax(~np.isfinite(flat[row])))

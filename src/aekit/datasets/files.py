@@ -213,13 +213,23 @@ READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
 
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read an array file by its suffix: ``.npy``, ``.npz`` (``key`` picks the array), a table
-    (``.csv``, ``.tsv``, ``.txt``), IDX (``*-ubyte``, ``.idx``, optionally ``.gz``), or an
+    (``.csv``, ``.tsv``, ``.txt``), IDX (``*-ubyte``, ``.idx``, optionally ``.gz``), an
     HDF5/NeXus dataset (``file.h5:/path``, or ``key`` as the path; NeXus's default data when
-    none is named: :mod:`aekit.datasets.hdf5`)."""
+    none is named: :mod:`aekit.datasets.hdf5`), a zarr array (``store.zarr``,
+    ``store.zarr:/group/array`` or ``key``), a Parquet table (its numeric columns) or the pages
+    of a ``.tif`` stack: the lazy source of the same name (:func:`aekit.datasets.open_source`)
+    read whole. A ``.npy`` keeps its own reader (:func:`read_npy`), which also reads Fortran
+    order; folders and globs of images are :func:`aekit.datasets.read_images`'s."""
     from aekit.datasets.hdf5 import is_hdf5_source, read_hdf5
+    from aekit.datasets.open import open_source, source_kind
+    from aekit.datasets.stacks import is_tiff_stack
 
     if is_hdf5_source(path):
         return read_hdf5(path, key)
+    lazy = source_kind(path)
+    if lazy in ("zarr", "parquet") or is_tiff_stack(path):
+        with open_source(path, key if lazy == "zarr" else None) as source:
+            return source.read()
     if Path(path).is_dir():
         raise ValueError(
             f"{path} is a folder, not a regular file; give a file "
@@ -234,6 +244,6 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
         kind = f"files of type {path.suffix!r}" if path.suffix else "files without a suffix"
         raise ValueError(
             f"cannot read {path}: aekit does not read {kind}; use one of "
-            f"{', '.join(sorted(READERS))} or IDX"
+            f"{', '.join(sorted(READERS))}, IDX, HDF5/NeXus, zarr, Parquet or TIFF"
         )
     return reader(path, key)

@@ -16,13 +16,20 @@ reads it, as DataLoader workers need. Needs h5py (the ``hdf5`` extra).
 
 from __future__ import annotations
 
+import contextlib
+import io
+import math
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aekit._optional import require
+from aekit._untrusted import open_regular, short
 from aekit._validation import Integer, check_value
+from aekit.datasets._source import RowSource, check_shape, read_flat_span, rows_per_bytes
 
 # Suffixes of HDF5 files (NeXus files included).
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".nxs", ".nx5", ".nexus")
@@ -55,6 +62,119 @@ def is_hdf5_source(text: str | Path) -> bool:
     return split_source(text) is not None
 
 
+# What h5py raises for a damaged file besides ValueError: it maps the HDF5 library's errors
+# to these (a bad object header to KeyError, a bad B-tree or heap signature to OSError or
+# RuntimeError, a bad datatype message to TypeError, an unknown one to NotImplementedError),
+# wherever the damage is met: opening a group, reading an attribute, decoding a chunk.
+_DAMAGE = (OSError, KeyError, RuntimeError, TypeError, NotImplementedError)
+
+
+@contextlib.contextmanager
+def _damaged(path: Path) -> Iterator[None]:
+    """Turn h5py's errors for a damaged file into a ``ValueError`` naming ``path``."""
+    try:
+        yield
+    except _DAMAGE as exc:
+        raise ValueError(f"{path} is a damaged HDF5 file ({short(str(exc))})") from None
+
+
+_SUPERBLOCK = b"\x89HDF\r\n\x1a\n"
+# A global heap collection: where HDF5 keeps variable-length data, such as the strings of
+# the attributes h5py writes (NeXus's NX_class, default, signal).
+_HEAP = b"GCOL"
+
+
+def _bad_heap(read_at: Any, at: int, lengths: int) -> str | None:
+    """What is wrong with the global heap collection at byte ``at`` that HDF5 would loop on
+    forever, or ``None``.
+
+    HDF5 (2.0 included) steps through a collection from object to object by their sizes: a
+    free-space object of 0 bytes sends it round the same bytes forever, and so does an
+    object larger than the collection. ``read_at(offset, n)`` reads the file; ``lengths`` is
+    its size of lengths (from its superblock). The first 16 MiB of a collection are checked.
+
+    Examples
+    --------
+    >>> heap = _HEAP + bytes([1, 0, 0, 0]) + (64).to_bytes(8, "little") + bytes(48)
+    >>> _bad_heap(lambda at, n: heap[at : at + n], 0, 8)  # object 0, of 0 bytes
+    'holds an object of 0 bytes'
+    >>> free = heap[:24] + (48).to_bytes(8, "little") + bytes(32)
+    >>> _bad_heap(lambda at, n: free[at : at + n], 0, 8) is None  # object 0: 48 free bytes
+    True
+    """
+    head = read_at(at, 8 + lengths)  # signature, version, reserved bytes, size
+    if len(head) < 8 + lengths or head[4] != 1:  # HDF5 refuses another version itself
+        return None
+    size = int.from_bytes(head[8:], "little")
+    body = read_at(at, min(size, 16 << 20))
+    header = 8 + lengths  # an object's: index, references, reserved bytes, size
+    p = len(head)
+    while p + header <= min(size, len(body)):
+        index = int.from_bytes(body[p : p + 2], "little")
+        length = int.from_bytes(body[p + 8 : p + header], "little")
+        need = header + -(-length // 8) * 8 if index else length  # index 0: free space
+        if need == 0 or need > size - p:
+            return f"holds an object of {length} bytes" + (f" in {size - p}" if need else "")
+        p += need
+    return None
+
+
+class _CheckedReads(io.RawIOBase):
+    """The bytes of an HDF5 file as h5py's ``fileobj`` driver reads them, each global heap
+    collection a read meets checked by :func:`_bad_heap` before HDF5 decodes it (a hang
+    in C cannot be stopped from Python): the metadata is read through it when the source is
+    opened, the samples from the file itself."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._file = open_regular(path, "HDF5 data")
+        self._size = os.fstat(self._file.fileno()).st_size
+        start = self._read_at(0, 16)
+        self._lengths = None  # not checked without a superblock at the start (a user block)
+        if start[:8] == _SUPERBLOCK and len(start) == 16:
+            self._lengths = start[14] if start[8] < 2 else start[10]
+
+    def _read_at(self, at: int, n: int) -> bytes:
+        self._file.seek(at)
+        return self._file.read(max(0, min(n, self._size - at)))  # never more than there is
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        at = self._file.tell()
+        n = self._file.readinto(buffer)
+        if self._lengths:
+            # From 3 bytes before the read: a signature may straddle two reads.
+            first = max(0, at - 3)
+            seen = self._read_at(first, at - first) + bytes(memoryview(buffer)[:n])
+            found = seen.find(_HEAP)
+            while found >= 0:
+                bad = _bad_heap(self._read_at, first + found, self._lengths)
+                if bad:
+                    raise ValueError(
+                        f"{self.path} is a damaged HDF5 file (its global heap at byte "
+                        f"{first + found} {bad})"
+                    )
+                found = seen.find(_HEAP, found + 1)
+            self._file.seek(at + n)
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -64,6 +184,8 @@ def _text(value: Any) -> str:
 
 
 def _nx_class(obj: Any) -> str:
+    if obj is None:  # h5py's value for a member whose object header it cannot read
+        return ""
     return _text(obj.attrs.get("NX_class", ""))
 
 
@@ -103,7 +225,29 @@ def nexus_signal(h5: Any, h5py: Any) -> str | None:
     return None
 
 
-class HDF5Source:
+def _chunk_cache(
+    shape: tuple[int, ...], chunks: tuple[int, ...], sample_axes: int, dtype: np.dtype
+) -> tuple[int, int]:
+    """``(rdcc_nbytes, rdcc_nslots)`` of h5py's chunk cache for reading a chunked dataset by
+    runs of samples: room for the chunks that two chunk-rows of samples cover.
+
+    A run of samples reads every chunk across each sample; when they do not all fit in the
+    cache (h5py's 1 MiB holds few chunks of detector frames), the next run of the same rows
+    decodes them again: with chunks of (3750, 4, 4) on 28 x 28 images, 256 random rows took 94
+    ms in the default cache and 25 ms in this one. At most 64 MiB per open file (each
+    DataLoader worker opens its own).
+    """
+    covered = math.prod(chunks[:sample_axes]) * math.prod(
+        -(-size // chunk) * chunk
+        for size, chunk in zip(shape[sample_axes:], chunks[sample_axes:], strict=True)
+    )
+    nbytes = min(max(1 << 20, 2 * covered * dtype.itemsize), 64 << 20)
+    n_chunks = nbytes // max(1, math.prod(chunks) * dtype.itemsize)
+    # HDF5 asks for a prime number of slots, about 10 per cached chunk; an odd one will do.
+    return nbytes, max(521, 10 * n_chunks + 1) | 1
+
+
+class HDF5Source(RowSource):
     """A dataset of an HDF5 file read lazily, its leading ``sample_axes`` axes as samples.
 
     Parameters
@@ -116,6 +260,23 @@ class HDF5Source:
     sample_axes : int, default=1
         How many leading axes of the dataset are samples.
 
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_samples, *sample_shape)``: the samples, whatever ``sample_axes`` is.
+    dataset_shape : tuple of int
+        The dataset's own shape.
+    chunk_rows : int
+        Consecutive samples of one HDF5 chunk (of about 1 MiB for a contiguous dataset).
+
+    Notes
+    -----
+    A batch of rows is read by runs of consecutive rows, one read each, in a chunk cache that
+    holds the chunks the rows cross (:func:`_chunk_cache`); a contiguous dataset is read in one
+    selection. On a chunked (60000, 28, 28) uint8 file, 256 random rows are read 1.3 to 3
+    times faster than by h5py's reading of a list of rows (which decodes its chunks row by
+    row), 256 consecutive ones 6 to 9 times.
+
     Examples
     --------
     >>> import h5py, numpy as np, tempfile, pathlib
@@ -123,9 +284,11 @@ class HDF5Source:
     >>> with h5py.File(path, "w") as f:
     ...     _ = f.create_dataset("frames", data=np.arange(24).reshape(4, 2, 3))
     >>> src = HDF5Source(f"{path}:/frames")
-    >>> len(src), src.sample_shape, src[1:3].shape
-    (4, (2, 3), (2, 2, 3))
+    >>> src.shape, src[1:3].shape, src[[3, 0]][:, 0, 0].tolist()
+    ((4, 2, 3), (2, 2, 3), [18, 0])
     """
+
+    _handles = ("_file", "_dset")
 
     def __init__(
         self, source: str | Path, dataset: str | None = None, sample_axes: int = 1
@@ -146,11 +309,17 @@ class HDF5Source:
             if path.exists():
                 raise ValueError(f"{path} is not a regular file")
             raise FileNotFoundError(f"no file at {path}")
+        reads = None
         try:
-            h5 = h5py.File(path, "r")
-        except OSError as exc:
-            raise ValueError(f"{path} is not a readable HDF5 file ({exc})") from None
-        with h5:
+            reads = _CheckedReads(path)
+            h5 = h5py.File(reads, "r")
+        except BaseException as exc:
+            if reads is not None:
+                reads.close()
+            if isinstance(exc, OSError):
+                raise ValueError(f"{path} is not a readable HDF5 file ({exc})") from None
+            raise
+        with reads, h5, _damaged(path):
             self.found_by = "named"
             name = named or dataset
             if name is None:
@@ -173,28 +342,30 @@ class HDF5Source:
                 )
             data = h5[name]
             self.dataset = str(data.name)
-            self.shape = tuple(int(d) for d in data.shape)
+            self.dataset_shape = tuple(int(d) for d in data.shape)
             self.dtype = np.dtype(data.dtype)
+            chunks = data.chunks
         if self.dtype.kind not in "iufb":
             raise ValueError(f"{path}:{self.dataset} holds {self.dtype} values, not numbers")
-        if len(self.shape) <= self.sample_axes:
+        if len(self.dataset_shape) <= self.sample_axes:
             raise ValueError(
-                f"{path}:{self.dataset} has shape {self.shape}: with sample_axes="
+                f"{path}:{self.dataset} has shape {self.dataset_shape}: with sample_axes="
                 f"{self.sample_axes} no axes are left for a sample"
             )
+        lead = self.dataset_shape[: self.sample_axes]
+        self.shape = (math.prod(lead), *self.dataset_shape[self.sample_axes :])
+        check_shape(self.shape, f"{path}:{self.dataset}")
+        sample_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize
+        self._chunked = chunks is not None
+        if chunks is None:
+            self.chunk_rows = rows_per_bytes(sample_bytes)
+            self._cache = (1 << 20, 521)  # h5py's defaults: a contiguous dataset needs none
+        else:
+            # Along the last sample axis, consecutive samples share a chunk.
+            self.chunk_rows = int(chunks[self.sample_axes - 1])
+            self._cache = _chunk_cache(self.dataset_shape, chunks, self.sample_axes, self.dtype)
         self._file: Any = None
-        self._pid: int | None = None
-
-    @property
-    def n_samples(self) -> int:
-        return int(np.prod(self.shape[: self.sample_axes]))
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return self.shape[self.sample_axes :]
-
-    def __len__(self) -> int:
-        return self.n_samples
+        self._dset: tuple[Any, Any] | None = None
 
     def describe(self) -> str:
         """One line: which dataset, how many samples of what."""
@@ -205,64 +376,34 @@ class HDF5Source:
         )
 
     def _data(self) -> Any:
-        import os
-
-        if self._file is None or self._pid != os.getpid():  # a fresh handle per process
+        def opener() -> Any:
             h5py = require("h5py", "hdf5")
-            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
-        return self._file[self.dataset]
+            nbytes, nslots = self._cache
+            return h5py.File(self.path, "r", rdcc_nbytes=nbytes, rdcc_nslots=nslots)
 
-    def _rows(self, index: Any) -> np.ndarray:
-        """The sample numbers ``index`` stands for, checked; without building an array of
-        every sample number (a batch of a large file costs its own size only)."""
-        n = self.n_samples
-        if isinstance(index, slice):
-            return np.asarray(range(n)[index], dtype=np.int64)
-        rows = np.asarray(index)
-        if rows.dtype.kind not in "iu":
-            raise IndexError(f"samples are indexed by integers or a slice, not {rows.dtype}")
-        if rows.size and (rows.min() < -n or rows.max() >= n):
-            raise IndexError(f"sample index out of range for {n} samples")
-        return np.where(rows < 0, rows + n, rows).astype(np.int64)
+        file = self._own("_file", opener)
+        # Looking a dataset up by path costs as much as reading a few rows: once per handle.
+        if self._dset is None or self._dset[0] is not file:
+            self._dset = (file, file[self.dataset])
+        return self._dset[1]
 
-    def __getitem__(self, index: Any) -> np.ndarray:
-        """Samples ``index`` (an int, a slice or an array of indices), shape (n, *sample_shape)."""
-        rows = self._rows(index)
-        single = np.ndim(rows) == 0
-        rows = np.atleast_1d(rows)
-        out = np.empty((len(rows), *self.sample_shape), dtype=self.dtype)
-        if len(rows):
-            data = self._data()
-            # h5py reads increasing unique indices; runs of consecutive rows as slices.
-            order = np.argsort(rows, kind="stable")
-            sorted_rows = rows[order]
-            unique, inverse = np.unique(sorted_rows, return_inverse=True)
-            lead = self.shape[: self.sample_axes]
-            if self.sample_axes == 1:
-                block = data[unique]
-            else:
-                block = np.stack([data[np.unravel_index(int(r), lead)] for r in unique])
-            out[order] = block[inverse]
-        return out[0] if single else out
+    def _read_span(self, start: int, stop: int) -> np.ndarray:
+        with _damaged(self.path):
+            return read_flat_span(self._data(), self.dataset_shape[: self.sample_axes], start, stop)
+
+    def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
+        if self.sample_axes == 1 and not self._chunked:
+            # A contiguous dataset: one selection of every row beats a read per run (1.9 ms
+            # against 3.4 ms for 256 random rows of 784 bytes); a chunked one is read three
+            # times faster by runs (h5py's selection decodes its chunks row by row).
+            with _damaged(self.path):
+                return np.asarray(self._data()[rows])
+        return super()._read_sorted(rows)
 
     def read(self) -> np.ndarray:
         """Every sample, shape ``(n_samples, *sample_shape)``."""
-        data = self._data()
-        return np.asarray(data[()]).reshape(self.n_samples, *self.sample_shape)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self.read()
-        return out if dtype is None else out.astype(dtype)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __getstate__(self) -> dict[str, Any]:  # an open h5py handle does not pickle
-        state = dict(self.__dict__)
-        state["_file"], state["_pid"] = None, None
-        return state
+        with _damaged(self.path):
+            return np.asarray(self._data()[()]).reshape(self.shape)
 
 
 def read_hdf5(source: str | Path, dataset: str | None = None, sample_axes: int = 1) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Images from a folder or a glob of files (PNG, JPEG, BMP, GIF, TIFF), through Pillow.
+"""Images from a folder or a glob of files (PNG, JPEG, BMP, GIF through Pillow; TIFF through
+tifffile), read into memory; :class:`aekit.datasets.stacks.ImageSource` reads them lazily.
 
 The pixels keep their type (uint8 for 8-bit images, uint16 for 16-bit ones), so that the
 estimators can scale them by their range. Files are sorted naturally (``img2`` before
@@ -14,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from aekit._optional import require
 from aekit._text import plural
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
@@ -31,8 +31,7 @@ _MODES: dict[str, tuple[Any, bool]] = {
     "I": (np.int32, False),
     "F": (np.float32, False),
 }
-# Images read at most (a folder is read into memory whole; larger stacks are for the
-# streaming readers).
+# Images read into memory at most (larger sets are streamed: aekit.datasets.open_source).
 MAX_IMAGES = 1_000_000
 
 
@@ -87,13 +86,14 @@ def _pixels(image: Any, colour: bool) -> np.ndarray:
 
 
 def read_images(source: str | Path) -> Images:
-    """Read every image of a folder, or the files a glob pattern matches, into one array.
+    """Read every image of a folder, or the files a glob pattern matches, into one array:
+    :class:`aekit.datasets.stacks.ImageSource` read whole.
 
     Parameters
     ----------
     source : str or Path
-        A folder (its image files, not its subfolders) or a pattern such as
-        ``"scans/*.png"``.
+        A folder (its image files, not its subfolders), a pattern such as ``"scans/*.png"``,
+        or one multi-page ``.tif`` (its pages, named ``stack.tif[0]``, ...).
 
     Returns
     -------
@@ -107,7 +107,8 @@ def read_images(source: str | Path) -> Images:
     ValueError
         For no image, an unreadable file, or images of different sizes (naming two).
     ImportError
-        Without Pillow (``pip install 'aekit[images]'``).
+        Without Pillow (``pip install 'aekit[images]'``), or tifffile for TIFF files
+        (``pip install 'aekit[tiff]'``).
 
     Examples
     --------
@@ -121,54 +122,15 @@ def read_images(source: str | Path) -> Images:
     >>> images.X.shape, images.X.dtype, images.files
     ((3, 4, 6), dtype('uint8'), ['img1.png', 'img2.png', 'img10.png'])
     """
-    pil = require("PIL.Image", "images")
-    files, folder = _files(source)
-    if len(files) > MAX_IMAGES:
-        raise ValueError(f"{source} holds {len(files)} images; at most {MAX_IMAGES} are read")
-    errors = (OSError, ValueError, pil.DecompressionBombError)
+    from aekit.datasets.stacks import ImageSource
 
-    def opened(path: Path) -> Any:
-        try:
-            return pil.open(path)  # reads the header only
-        except errors as exc:
-            raise ValueError(f"{path} could not be read as an image: {exc}") from None
-
-    # Modes from the headers first: one colour image makes every image read in colour.
-    modes = set()
-    for path in files:
-        with opened(path) as image:
-            modes.add(image.mode)
-    unknown = modes - set(_MODES)
-    if unknown:
-        raise ValueError(f"{source}: images of mode {sorted(unknown)} are not supported")
-    colour = any(_MODES[m][1] for m in modes)
-    arrays = []
-    for path in files:  # one decoded image at a time beside the arrays
-        with opened(path) as image:
-            try:
-                arrays.append((path, _pixels(image, colour)))
-            except errors as exc:
-                raise ValueError(f"{path} could not be read as an image: {exc}") from None
-    first_path, first = arrays[0]
-    for path, pixels in arrays[1:]:
-        if pixels.shape != first.shape:
+    with ImageSource(source) as images:  # every header is checked before any pixel is read
+        if len(images) > MAX_IMAGES:
             raise ValueError(
-                f"images of different sizes: {first_path.name} is "
-                f"{first.shape[1]}x{first.shape[0]}, {path.name} is "
-                f"{pixels.shape[1]}x{pixels.shape[0]}; resize them to one size first"
+                f"{source} holds {len(images)} images; at most {MAX_IMAGES} are read into "
+                "memory (stream larger sets: aekit.datasets.open_source)"
             )
-    # Pillow opens some 16-bit images (PNG) as 32-bit integers ("I"): back to uint16 when
-    # every value fits, so that they are scaled by the 16-bit range like other such images.
-    if modes == {"I"}:
-        low = min(int(p.min()) for _, p in arrays)
-        high = max(int(p.max()) for _, p in arrays)
-        if 0 <= low and high <= np.iinfo(np.uint16).max:
-            arrays = [(path, pixels.astype(np.uint16)) for path, pixels in arrays]
-    dtypes = {pixels.dtype for _, pixels in arrays}
-    if len(dtypes) > 1:
-        raise ValueError(f"{source} mixes pixel types {sorted(map(str, dtypes))}")
-    X = np.stack([pixels for _, pixels in arrays])  # (n, H, W) or (n, H, W, C)
-    if colour:
-        X = np.ascontiguousarray(X[..., :3].transpose(0, 3, 1, 2))  # (n, C, H, W)
-    names = [str(p.relative_to(folder)) if folder is not None else str(p) for p, _ in arrays]
-    return Images(X, names)
+        files = images.files
+        if files is None:  # the pages of one TIFF
+            files = [f"{Path(source).name}[{i}]" for i in range(len(images))]
+        return Images(images.read(), files)

@@ -22,17 +22,28 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._lazy import LazyArray, is_lazy
 from aekit._text import plural
-from aekit._validation import Boolean, Constraint, Integer, Options, OrNone, Real, Widths
-from aekit.data import check_dense, check_samples, input_dtype
+from aekit._validation import Boolean, Bytes, Constraint, Integer, Options, OrNone, Real, Widths
+from aekit.data import FeatureStats, check_dense, check_samples, input_dtype
 from aekit.data.scaling import SCALINGS
 from aekit.estimators._architectures import Network
 from aekit.estimators._plan import Plan, resolve_plan
+from aekit.estimators._streaming import (
+    ScaledRows,
+    check_source,
+    in_chunks,
+    load_rows,
+    memory_budget,
+    source_stats,
+    streamed,
+)
 from aekit.estimators.base import TRAINING_CONSTRAINTS, TorchEstimator
 from aekit.losses import LOSSES, LossOutput
 from aekit.models import ACTIVATIONS, MODULES
 from aekit.models.conv import UPSAMPLERS
-from aekit.training import OPTIMIZERS
+from aekit.training import OPTIMIZERS, BatchSource, TensorSource
+from aekit.training.streaming import StreamSource
 
 Objective = Callable[..., LossOutput]
 
@@ -46,6 +57,7 @@ FAMILY_CONSTRAINTS: dict[str, Constraint] = {
     "spatial_dims": Options([None, 1, 2, 3]),
     "upsample": Options(list(UPSAMPLERS)),
     "scaling": Options(["auto", None, *SCALINGS]),
+    "max_memory": Bytes(auto=True),
     "epochs": Integer(1),
     "batch_size": OrNone(Integer(1)),
     "lr": Real(0, closed="neither"),
@@ -55,6 +67,19 @@ FAMILY_CONSTRAINTS: dict[str, Constraint] = {
     "patience": Integer(1),
     **TRAINING_CONSTRAINTS,
 }
+
+
+def _arrays_of(X: Any) -> list[np.ndarray]:
+    """The arrays whose memory ``X`` holds, as far as numpy sees without copying: an array
+    itself, a DataFrame's one block (validation may return a view of either)."""
+    if isinstance(X, np.ndarray):
+        return [X]
+    if hasattr(X, "to_numpy") and hasattr(X, "columns"):
+        try:
+            return [X.to_numpy(copy=False)]
+        except (TypeError, ValueError):
+            return []
+    return []
 
 
 class BaseAutoencoder(TransformerMixin, TorchEstimator):
@@ -85,19 +110,42 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         """The training objective for the plan."""
         raise NotImplementedError
 
-    def _split(
-        self, X: np.ndarray, X_val: np.ndarray | None, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Training and validation rows, scaled: ``X_val`` (the validated rows of
-        ``validation_data``) when given, else a seeded ``validation_fraction`` share of ``X``
-        (none when it rounds to no row)."""
-        if X_val is not None:
-            return X, self._scale(X_val)
-        n_val = round(self.validation_fraction * X.shape[0])
-        if n_val < 1 or n_val >= X.shape[0]:
-            return X, None
-        perm = np.random.RandomState(seed).permutation(X.shape[0])
-        return X[perm[n_val:]], X[perm[:n_val]]
+    def _fixed_validation(self, rows: Callable[[], np.ndarray], seed: int) -> np.ndarray | None:
+        """Validation rows drawn once for the whole fit from the scaled ones (``rows()``), or
+        ``None`` to validate on the scaled rows as they are (the default; a VAE that binarizes
+        its data draws its validation rows once)."""
+        return None
+
+    def _split_rows(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Training and validation rows of ``n``: a seeded ``validation_fraction`` share for
+        validation (none when it rounds to no row)."""
+        n_val = round(self.validation_fraction * n)
+        if n_val < 1 or n_val >= n:
+            return np.arange(n), None
+        perm = np.random.RandomState(seed).permutation(n)
+        return perm[n_val:], perm[:n_val]
+
+    def _fit_rows(self, X: Any) -> tuple[np.ndarray | LazyArray, FeatureStats, bool]:
+        """The training data as float32 rows in memory, or the lazy source to stream; their
+        per-feature statistics; and whether the rows in memory are this fit's own (so that
+        they may be scaled in place) rather than the caller's array."""
+        stream = streamed(X, memory_budget(self.max_memory))
+        if stream is not None:
+            shape = check_source(stream)
+            self.__dict__.pop("feature_names_in_", None)
+            self.__dict__.pop("table_", None)
+            self.n_features_in_ = int(np.prod(shape))
+            self.input_shape_ = shape
+            if len(stream) < 2:
+                raise ValueError(f"{stream.describe()}: at least 2 samples are needed to fit")
+            return stream, source_stats(stream), True
+        if is_lazy(X):
+            X = load_rows(X).reshape(X.shape)  # one float32 copy, then validated in place
+            rows, _ = self._validate(X, reset=True)
+            return rows, FeatureStats.of(rows), True
+        rows, _ = self._validate(X, reset=True)
+        mine = not any(np.may_share_memory(rows, a) for a in _arrays_of(X))
+        return rows, FeatureStats.of(rows), mine
 
     def fit(
         self,
@@ -114,7 +162,9 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, *sample_shape)
-            Training data: a 2-D table (array, list or DataFrame) or a stack of images.
+            Training data: a 2-D table (array, list or DataFrame), a stack of images, or a
+            file source read lazily (:func:`aekit.datasets.open_source`: HDF5/NeXus, zarr,
+            ``.npy``, image stacks, Parquet), loaded or streamed by ``max_memory``.
         y : ignored
         validation_data : array-like, optional
             Held-out data of the same shape; monitored instead of a ``validation_fraction``
@@ -137,13 +187,13 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         """
         self._begin_fit()
         dtype = input_dtype(X)  # before validation casts it to float32
-        X, _ = self._validate(X, reset=True)
+        rows, stats, mine = self._fit_rows(X)
         val_raw = None
         if validation_data is not None:
             val_raw, _ = check_samples(self, validation_data, reset=False)
-        seed, opened = self._open_checkpoint(checkpoint, resume, checkpoint_every, [X, val_raw])
-        plan, X = resolve_plan(
-            X,
+        seed, opened = self._open_checkpoint(checkpoint, resume, checkpoint_every, [rows, val_raw])
+        plan = resolve_plan(
+            stats,
             input_shape=self.input_shape_,
             dtype=dtype,
             architecture=self.architecture,
@@ -154,18 +204,52 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         self.scaling_ = plan.scaling
         self.loss_ = plan.loss
         objective = self._objective(plan)
-        X_train, X_val = self._split(X, val_raw, seed)
-        config = self._train_config(len(X_train))
+        train_rows, val_rows = self._split_rows(len(rows), seed)
+        if val_raw is not None:
+            train_rows, val_rows = np.arange(len(rows)), None
+        config = self._train_config(len(train_rows))
         self.batch_size_ = config.batch_size
-        self._resolve_device()
+        device = self._resolve_device()
+        if is_lazy(rows):
+            prepare = ScaledRows(plan.scaling)
+            train: BatchSource = StreamSource(rows, train_rows, prepare, device, config.batch_size)
+            val: BatchSource | None = None
+            if val_rows is not None:
+                fixed = self._fixed_validation(lambda: prepare(rows[np.sort(val_rows)]), seed)
+                val = (
+                    StreamSource(rows, val_rows, prepare, device, config.eval_batch_size)
+                    if fixed is None
+                    else TensorSource(self._tensors(fixed))  # type: ignore[arg-type]
+                )
+        else:
+            if plan.scaling is not None and not mine:
+                rows = rows.copy()  # the caller's array is never scaled in place
+            elif not rows.flags.writeable:
+                rows = rows.copy()  # a read-only memmap: torch takes writable memory only
+            if plan.scaling is not None:
+                plan.scaling.transform_inplace(rows)
+            data = torch.from_numpy(rows).to(device)  # (n, D): a view on the CPU
+            train = TensorSource([data], torch.from_numpy(train_rows))
+            val = None
+            if val_rows is not None:
+                fixed = self._fixed_validation(lambda: rows[val_rows], seed)
+                val = (
+                    TensorSource([data], torch.from_numpy(val_rows))
+                    if fixed is None
+                    else TensorSource(self._tensors(fixed))  # type: ignore[arg-type]
+                )
+        if val_raw is not None:
+            scaled = self._scale(val_raw)
+            fixed = self._fixed_validation(lambda: scaled, seed)
+            val = TensorSource(self._tensors(scaled if fixed is None else fixed))  # type: ignore[arg-type]
         _, module_cls = MODULES[plan.module_kind]
         self._fit_network(
             lambda: module_cls(plan.module_config),
             objective,
-            self._tensors(X_train),  # type: ignore[arg-type]
+            train,
             config,
             seed,
-            val_data=self._tensors(X_val),
+            val_data=val,
             checkpoint=opened,
         )
         return self
@@ -175,6 +259,7 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         """The network's deterministic output for scaled rows ``x`` (B, D) at inference."""
         return self.module_(x)
 
+    @in_chunks
     def transform(self, X: Any) -> np.ndarray:
         """Encode ``X`` into codes of shape ``(n_samples, latent_dim)``.
 
@@ -198,6 +283,7 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         out = self._unscale(self._map_batches(self.module_.decode, np.ascontiguousarray(Z)))
         return self._finite(out).reshape(Z.shape[0], *self.input_shape_)
 
+    @in_chunks
     def reconstruct(self, X: Any) -> np.ndarray:
         """Return x_hat = g(f(x)) for every sample, in the shape of ``X``."""
         X, shape = self._validate(X, reset=False)
@@ -212,6 +298,7 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         """
         return self.reconstruct(X)
 
+    @in_chunks
     def reconstruction_error(self, X: Any) -> np.ndarray:
         """Per-sample value of the training loss, shape ``(n_samples,)``.
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from aekit.data import Scaling, fit_scaling, in_unit_interval
+from aekit.data import FeatureStats, Scaling, fit_scaling, scaled_in_unit_interval
 from aekit.estimators._architectures import ARCHITECTURES, Network
 from aekit.losses import resolve_loss
 from aekit.models.vae import LIKELIHOOD_OUTPUTS
@@ -35,7 +35,7 @@ class Plan(NamedTuple):
 
 
 def resolve_plan(
-    X: np.ndarray,
+    stats: FeatureStats,
     *,
     input_shape: tuple[int, ...],
     dtype: np.dtype | None,
@@ -45,13 +45,17 @@ def resolve_plan(
     loss: str = "auto",
     sigmoid_code: bool = False,
     likelihood: str | None = None,
-) -> tuple[Plan, np.ndarray]:
-    """The plan for training rows ``X`` (n, D) of samples of ``input_shape``, and ``X`` scaled.
+) -> Plan:
+    """The plan for training rows of samples of ``input_shape`` that ``stats`` describes.
+
+    The scaling is fitted, not applied: the caller scales the rows in place (in memory) or
+    batch by batch (streamed), with ``plan.scaling``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32
-        The training rows as validated (before scaling).
+    stats : FeatureStats
+        Per-feature statistics of the training rows as validated (before scaling), gathered
+        in one pass (:class:`aekit.data.FeatureStats`).
     input_shape : tuple of int
         The shape of one sample.
     dtype : numpy dtype or None
@@ -66,9 +70,8 @@ def resolve_plan(
     """
     record = ARCHITECTURES[architecture]
     net_shape = tuple(int(d) for d in record.read(tuple(input_shape), network.spatial_dims))
-    fitted = fit_scaling(X, scaling, record.groups(net_shape), dtype)
-    scaled = X if fitted is None else fitted.transform(X)
-    unit = in_unit_interval(scaled)
+    fitted = fit_scaling(stats, scaling, record.groups(net_shape), dtype)
+    unit = scaled_in_unit_interval(fitted, stats)
     config = record.config(network, net_shape, unit, sigmoid_code)
     if sigmoid_code and config.code_activation != "sigmoid":
         raise ValueError(
@@ -89,7 +92,7 @@ def resolve_plan(
             )
         config = dataclasses.replace(config, output_activation=LIKELIHOOD_OUTPUTS[likelihood])
         kind = record.vae_module
-    plan = Plan(
+    return Plan(
         architecture=architecture,
         net_shape=net_shape,
         scaling=fitted,
@@ -99,4 +102,3 @@ def resolve_plan(
         loss=resolve_loss(loss, config.output_activation),
         likelihood=likelihood,
     )
-    return plan, scaled

@@ -133,6 +133,15 @@ class Autoencoder(BaseAutoencoder):
         of it, ``"minmax"`` uses the data's own range. New data at inference is scaled as the
         training data was, whatever its dtype: give it in the same units (0 to 255, not
         [0, 1], after training on uint8). ``scaling_.describe()`` says what was done.
+    max_memory : int or str, default="auto"
+        Bytes the float32 copy of the training data may take in memory: a number or a text
+        such as ``"8GB"``; ``"auto"`` is half the memory available when the fit starts (capped
+        by a container's or a job's limit). Data within it (an array, or a file source such as
+        :class:`aekit.datasets.HDF5Source`, read once into one float32 copy) trains from
+        memory; larger data, a file source or a ``np.memmap``, is streamed from its file batch
+        by batch by reader processes, shuffled by chunks (``0`` always streams). Streaming
+        gives the same scaling as in memory; the batches' order differs (see
+        docs/scale.md).
     epochs : int, default=100
         Maximum passes over the training data.
     batch_size : int or None, default=None
@@ -160,6 +169,20 @@ class Autoencoder(BaseAutoencoder):
     clip_grad_norm : float or None, default=None
         Largest global L2 norm of the gradients of a step (larger ones are scaled down), for
         runs whose loss spikes; ``None`` does not clip.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Arithmetic of training. ``"fp32"`` is exact float32. ``"bf16"`` and ``"fp16"`` run
+        the forward pass and the loss under torch's autocast (matrix products and
+        convolutions in 16 bits; weights and gradients in float32), for the tensor cores of
+        a GPU (bfloat16 needs an Ampere or newer NVIDIA GPU); ``"fp16"`` also scales the
+        loss so that small gradients do not underflow. On a CPU both run, slower than
+        float32. Inference (``transform``, ``reconstruct``, scores) always runs in float32,
+        so its results stay exact and independent of the batching. See docs/training.md,
+        "Precision and speed on GPUs".
+    compile : bool, default=False
+        Train through ``torch.compile`` of the network: faster steps on a GPU after a
+        compilation that takes seconds to a minute. Where torch cannot compile (no C++
+        compiler, an unsupported platform or operation) training goes on uncompiled, with a
+        ``RuntimeWarning``. The network saved and used for inference is the plain one.
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -235,6 +258,7 @@ class Autoencoder(BaseAutoencoder):
         spatial_dims: int | None = None,
         upsample: str = "transpose",
         scaling: str | None = "auto",
+        max_memory: int | str = "auto",
         epochs: int = 100,
         batch_size: int | None = None,
         lr: float = 1e-3,
@@ -244,6 +268,8 @@ class Autoencoder(BaseAutoencoder):
         patience: int = 10,
         lr_schedule: str | None = None,
         clip_grad_norm: float | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = True,
@@ -268,6 +294,7 @@ class Autoencoder(BaseAutoencoder):
         self.spatial_dims = spatial_dims
         self.upsample = upsample
         self.scaling = scaling
+        self.max_memory = max_memory
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -277,6 +304,8 @@ class Autoencoder(BaseAutoencoder):
         self.patience = patience
         self.lr_schedule = lr_schedule
         self.clip_grad_norm = clip_grad_norm
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -132,7 +132,7 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         of the best epoch. Pretraining always runs ``pretrain_epochs`` epochs.
     patience : int, default=10
         Epochs without improvement before early stopping.
-    lr_schedule, clip_grad_norm : see :class:`~aekit.Autoencoder`
+    lr_schedule, clip_grad_norm, precision, compile : see :class:`~aekit.Autoencoder`
         They apply to every stage: each pretrained layer and the fine-tuning.
     scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
         Per-feature scaling fitted on ``X`` and ``X_unlabeled``; ``"auto"`` leaves data in
@@ -215,6 +215,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         patience: int = 10,
         lr_schedule: str | None = None,
         clip_grad_norm: float | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
         scaling: str | None = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
@@ -235,6 +237,8 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         self.patience = patience
         self.lr_schedule = lr_schedule
         self.clip_grad_norm = clip_grad_norm
+        self.precision = precision
+        self.compile = compile
         self.scaling = scaling
         self.device = device
         self.random_state = random_state

@@ -200,7 +200,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     lr : float, default=1e-3
         Adam's learning rate.
     patience : int, default=10
-    lr_schedule, clip_grad_norm : see :class:`~aekit.Autoencoder`
+    lr_schedule, clip_grad_norm, precision, compile : see :class:`~aekit.Autoencoder`
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -263,6 +263,8 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         patience: int = 10,
         lr_schedule: str | None = None,
         clip_grad_norm: float | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = True,
@@ -282,6 +284,8 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.patience = patience
         self.lr_schedule = lr_schedule
         self.clip_grad_norm = clip_grad_norm
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -73,7 +73,7 @@ class VAE(BaseAutoencoder):
         ``"dynamic"`` trains on a fresh Bernoulli sample of the [0, 1] training data for every
         batch of every epoch (and on one fixed sample of the validation data), the standard
         protocol for binarized MNIST; needs the Bernoulli likelihood.
-    weight_decay, dropout, spatial_dims, upsample, scaling : see :class:`Autoencoder`
+    weight_decay, dropout, spatial_dims, upsample, scaling, max_memory : see :class:`Autoencoder`
     epochs, lr, optimizer : see :class:`Autoencoder`
     batch_size : int or None, default=None
         Samples per gradient step; ``None`` sizes it to the training set, as for
@@ -81,6 +81,7 @@ class VAE(BaseAutoencoder):
     validation_fraction, early_stopping, patience, lr_schedule, clip_grad_norm : see
         :class:`Autoencoder`
         The monitored loss is the validation negative ELBO, a one-sample estimate.
+    precision, compile : see :class:`Autoencoder`
     device, random_state, verbose : see :class:`Autoencoder`
 
     Attributes
@@ -127,6 +128,7 @@ class VAE(BaseAutoencoder):
         spatial_dims: int | None = None,
         upsample: str = "transpose",
         scaling: str | None = "auto",
+        max_memory: int | str = "auto",
         epochs: int = 100,
         batch_size: int | None = None,
         lr: float = 1e-3,
@@ -136,6 +138,8 @@ class VAE(BaseAutoencoder):
         patience: int = 10,
         lr_schedule: str | None = None,
         clip_grad_norm: float | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = True,
@@ -152,6 +156,7 @@ class VAE(BaseAutoencoder):
         self.spatial_dims = spatial_dims
         self.upsample = upsample
         self.scaling = scaling
+        self.max_memory = max_memory
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -161,6 +166,8 @@ class VAE(BaseAutoencoder):
         self.patience = patience
         self.lr_schedule = lr_schedule
         self.clip_grad_norm = clip_grad_norm
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -210,14 +217,12 @@ class VAE(BaseAutoencoder):
 
         return objective
 
-    def _split(
-        self, X: np.ndarray, X_val: np.ndarray | None, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        X_train, X_val = super()._split(X, X_val, seed)
-        if self.binarize is not None and X_val is not None:
-            rng = np.random.RandomState(seed)
-            X_val = (rng.random_sample(X_val.shape) < X_val).astype(np.float32)
-        return X_train, X_val
+    def _fixed_validation(self, rows: Any, seed: int) -> np.ndarray | None:
+        if self.binarize is None:
+            return None
+        X_val = rows()
+        rng = np.random.RandomState(seed)
+        return (rng.random_sample(X_val.shape) < X_val).astype(np.float32)
 
     # ---------------------------------------------------------------- inference
     def _output(self, x: torch.Tensor) -> AutoencoderOutput:

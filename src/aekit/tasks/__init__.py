@@ -25,9 +25,11 @@ from aekit.tasks.denoising import (
     summed_squared_error,
 )
 from aekit.tasks.generation import Generation, check_generation_output, generate
+from aekit.tasks.outputs import OUTPUT_SUFFIXES, infer_to_file
 from aekit.tasks.retrieval import LatentIndex, check_index_output
 
 __all__ = [
+    "OUTPUT_SUFFIXES",
     "CompressionReport",
     "CompressionRow",
     "DenoiseResult",
@@ -43,6 +45,7 @@ __all__ = [
     "denoise_figure",
     "dequantize",
     "generate",
+    "infer_to_file",
     "load_codes",
     "psnr",
     "quantize",

@@ -4,8 +4,9 @@ A callback sees the :class:`~aekit.training.engine.TrainState` at four points:
 
 - ``on_train_begin(state)``: once, after the optimiser exists (and after a resumed state was
   loaded: ``state.epoch`` is then the number of epochs already done);
-- ``on_after_backward(state)``: after each batch's backward pass, before the optimiser step
-  (only called for callbacks that override it, so the others cost nothing per batch);
+- ``on_after_backward(state)``: after each batch's backward pass, before the optimiser step,
+  with the true gradients (with ``precision="fp16"`` the engine divides the loss scale out
+  first); only called for callbacks that override it, so the others cost nothing per batch;
 - ``on_epoch_end(state, record)``: after each epoch, with its history record already appended;
   a callback stops training by setting ``state.stop_reason``;
 - ``on_train_end(state)``: once, when the loop has stopped for any reason (also after an
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from aekit.training.distributed import launched_rank
 from aekit.training.progress import Progress
 
 if TYPE_CHECKING:
@@ -93,14 +95,15 @@ class EarlyStopping(Callback):
 
 
 class ProgressBar(Callback):
-    """A progress bar over epochs (on a terminal or in a notebook only)."""
+    """A progress bar over epochs (on a terminal or in a notebook only; under torchrun, on
+    rank 0 only)."""
 
     def __init__(self, total: int, desc: str, enabled: bool) -> None:
         self.total, self.desc, self.enabled = total, desc, enabled
         self._bar: Progress | None = None
 
     def on_train_begin(self, state: TrainState) -> None:
-        self._bar = Progress(self.total, self.desc, self.enabled)
+        self._bar = Progress(self.total, self.desc, self.enabled and launched_rank() == 0)
         if state.epoch and self._bar is not None:
             self._bar.skip(state.epoch)
 
@@ -114,7 +117,12 @@ class ProgressBar(Callback):
 
 
 class GradientClipping(Callback):
-    """Scale the gradients so that their global L2 norm is at most ``max_norm``."""
+    """Scale the gradients so that their global L2 norm is at most ``max_norm``.
+
+    The norm is that of the true gradients: with fp16 the engine unscales them before this
+    hook. Overflowed fp16 gradients (an infinite norm) are left to the loss scaler, which
+    skips that step.
+    """
 
     def __init__(self, max_norm: float) -> None:
         self.max_norm = float(max_norm)

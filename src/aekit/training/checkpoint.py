@@ -5,12 +5,12 @@ the training data and the seed) and, for every training stage of the fit (``fit`
 ``pretrain-1``, ..., ``finetune`` for a stacked classifier), its latest state as a pair of files
 ``STAGE-NNNNNN.safetensors`` (tensors: weights, best weights, optimiser state, torch's random
 generator state, the order and losses of an interrupted epoch) and ``STAGE-NNNNNN.json`` (the
-rest: epoch, history, early-stopping and callback state, optimiser hyperparameters, the
-SHA-256 of the tensors file). Nothing is pickled. Each file is written atomically (a temporary
-file, fsync, rename); the JSON goes last and names its tensors' hash, so a kill at any moment
-leaves the previous pair or the new one, never a mix; older pairs are removed once a new pair
-is whole. A finished stage keeps one record of its result (weights, history, random state), so
-resuming skips it.
+rest: epoch, history, early-stopping and callback state, optimiser hyperparameters, fp16's
+loss scale, the SHA-256 of the tensors file). Nothing is pickled. Each file is written
+atomically (a temporary file, fsync, rename); the JSON goes last and names its tensors' hash,
+so a kill at any moment leaves the previous pair or the new one, never a mix; older pairs are
+removed once a new pair is whole. A finished stage keeps one record of its result (weights,
+history, random state), so resuming skips it.
 
 All other randomness of a fit (splits, folds, noise of a VAE's validation data) is drawn from
 the fit's seed, which the plan keeps: a run with ``random_state=None`` resumes with the seed it
@@ -34,6 +34,7 @@ from safetensors.torch import save as save_tensors
 from aekit._untrusted import read_bounded, read_json
 from aekit._validation import Integer, check_value, is_int
 from aekit.io.atomic import atomic_file, remove_dead_leftovers
+from aekit.training.distributed import launched_rank, world
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -113,6 +114,15 @@ class Checkpoint:
         Save every ``every`` epochs (and always on Ctrl-C and at the end of each stage).
     resume : bool, default=False
         Continue from the checkpoint in ``path`` if there is one (a fresh start otherwise).
+    defaults : dict, optional
+        Parameter -> default value: a checkpoint whose plan predates a parameter (written by an
+        older aekit) resumes when that parameter has its default now.
+
+    Notes
+    -----
+    Under torchrun (:mod:`aekit.training.distributed`) rank 0 alone checks the folder and
+    writes the plan and the records, and every rank restores from them: the folder must be on a
+    filesystem that every machine of the job sees.
     """
 
     def __init__(
@@ -123,15 +133,31 @@ class Checkpoint:
         *,
         every: int = 1,
         resume: bool = False,
+        defaults: dict[str, Any] | None = None,
     ) -> None:
         check_value("checkpoint_every", every, Integer(1))
+        self._defaults = json.loads(json.dumps(defaults or {}))
         self.path = Path(path)
         self.every = int(every)
         self.resumed = False
         plan = json.loads(json.dumps(plan))  # as it reads back (tuples become lists)
+        processes = world()
+        if processes is None:
+            self._open(plan, seed, resume)
+        else:
+            # Rank 0 alone checks the folder and writes the plan (the folder is shared by the
+            # ranks); every rank takes its answer, the seed or the same error.
+            self.seed, self.resumed = processes.on_rank0(lambda: self._open(plan, seed, resume))
+
+    def _open(self, plan: dict[str, Any], seed: int, resume: bool) -> tuple[int, bool]:
+        """Check the folder, compare or write the plan; the run's seed and whether there
+        is a state to resume."""
         check_checkpoint_dir(self.path, resume)
         saved = self._saved_plan()
         if saved is not None:
+            params = saved["plan"].get("params")
+            if isinstance(params, dict):  # parameters added since: their defaults
+                saved["plan"]["params"] = {**self._defaults, **params}
             differences = _differences(saved["plan"], plan)
             if differences:
                 raise ValueError(
@@ -148,6 +174,7 @@ class Checkpoint:
             document = {"format": FORMAT, "version": VERSION, "plan": plan, "seed": self.seed}
             with atomic_file(self.path / PLAN, "w") as f:
                 json.dump(document, f, indent=1)
+        return self.seed, self.resumed
 
     def _saved_plan(self) -> dict[str, Any] | None:
         path = self.path
@@ -192,6 +219,8 @@ class StageCheckpoint:
 
     # ------------------------------------------------------------------ writing
     def _write(self, document: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        if launched_rank() != 0:  # under torchrun every rank holds the same state: one writes
+            return
         records = self.owner._records(self.name)
         seq = records[0][0] + 1 if records else 0
         stem = self.owner.path / f"{self.name}-{seq:06d}"
@@ -245,7 +274,7 @@ class StageCheckpoint:
         if state.position is not None:
             order, done, rows, names = state.position
             tensors["position.order"] = order
-            tensors["position.rows"] = torch.stack([torch.stack(r) for r in rows])
+            tensors["position.rows"] = rows
             position = {"next_batch": done, "names": names}
         self._write(
             {
@@ -258,6 +287,8 @@ class StageCheckpoint:
                     {"name": type(c).__name__, "state": c.state_dict()} for c in callbacks
                 ],
                 "optimizer": {"param_groups": optimizer["param_groups"], "state": moments},
+                # fp16's loss scale and its growth count (JSON numbers; {} without a scaler).
+                "scaler": {} if state.runner is None else state.runner.state_dict(),
                 "position": position,
             },
             tensors,
@@ -354,6 +385,8 @@ class StageCheckpoint:
             for index, values in document["optimizer"]["state"].items()
         }
         state.optimizer.load_state_dict({"state": moments, "param_groups": groups})
+        if state.runner is not None:  # records written before precision existed have none
+            state.runner.load_state_dict(document.get("scaler") or {})
         best = part("best.")
         state.best_state = {k: v.to(device) for k, v in best.items()} if best else None
         state.best = math.inf if document["best"] is None else float(document["best"])
@@ -362,11 +395,10 @@ class StageCheckpoint:
         state.history = list(document["history"])
         position = document["position"]
         if position is not None:
-            rows = tensors["position.rows"].to(device)
             state.position = Position(
                 tensors["position.order"].to(device),
                 int(position["next_batch"]),
-                [list(row.unbind()) for row in rows.unbind()],
+                tensors["position.rows"].to(device),
                 list(position["names"]),
             )
         self.owner.resumed = True

@@ -38,9 +38,14 @@ class BatchSource(Protocol):
 
 
 class TensorSource:
-    """In-memory tensors (one per input: data, targets, ...) of the same first size."""
+    """In-memory tensors (one per input: data, targets, ...) of the same first size.
 
-    def __init__(self, tensors: Sequence[torch.Tensor]) -> None:
+    ``index`` (K,), when given, names the rows of the tensors that are this source's samples,
+    in order: a training and a validation source share one tensor of the data this way, without
+    a copy of either share.
+    """
+
+    def __init__(self, tensors: Sequence[torch.Tensor], index: torch.Tensor | None = None) -> None:
         if not tensors:
             raise ValueError("a TensorSource needs at least one tensor")
         n = tensors[0].shape[0]
@@ -48,9 +53,10 @@ class TensorSource:
             raise ValueError("the tensors of a TensorSource must have the same first size")
         self.tensors = list(tensors)
         self.device = tensors[0].device
+        self.index = None if index is None else index.to(self.device, torch.int64)
 
     def __len__(self) -> int:
-        return int(self.tensors[0].shape[0])
+        return int(self.tensors[0].shape[0] if self.index is None else self.index.shape[0])
 
     def order(self) -> torch.Tensor:
         # Drawn on the CPU and moved, as before sources existed, so that a seed gives the same
@@ -60,13 +66,18 @@ class TensorSource:
     def batches(
         self, order: torch.Tensor | None, batch_size: int, start: int = 0
     ) -> Iterator[list[torch.Tensor]]:
-        n = len(self)
+        n = len(self) if order is None else len(order)  # a shard's order may be shorter
         for first in range(start * batch_size, n, batch_size):
-            if order is None:  # slices are views: no gather for sequential evaluation
+            if order is None and self.index is None:  # slices are views: no gather
                 yield [t[first : first + batch_size] for t in self.tensors]
+                continue
+            if order is None:
+                rows = self.index[first : first + batch_size]  # type: ignore[index]
             else:
-                index = order[first : first + batch_size]
-                yield [t[index] for t in self.tensors]
+                rows = order[first : first + batch_size]
+                if self.index is not None:
+                    rows = self.index[rows]
+            yield [t[rows] for t in self.tensors]
 
 
 def as_source(data: BatchSource | Sequence[torch.Tensor]) -> BatchSource:
