@@ -284,7 +284,7 @@ def test_aekit_train_streams_a_npy_over_its_budget_and_encode_reads_it_in_chunks
         ["train", data, "--out", tmp_path / "m", "--max-memory", "0", *fast], capsys
     )
     assert code == 0, err
-    assert "1797 samples of 8 x 8 float32 values (.npy, read by rows)" in err
+    assert "read by rows" not in err  # a .npy is read without a word
     code, _, err = _cli(["encode", tmp_path / "m", data, "--out", tmp_path / "z.npy"], capsys)
     assert code == 0, err
     model = __import__("aekit").load(tmp_path / "m")

@@ -488,7 +488,8 @@ def read_data(args: argparse.Namespace, model: Any = None, stream: bool = False)
                 raise
             opened = None  # a .npy that cannot be read by rows (Fortran order): read whole
         if opened is not None:
-            say(args, f"{source}: {opened.describe()}")
+            if kind != "npy":  # a .npy's shape is no finding; the other kinds say what was read
+                say(args, f"{source}: {opened.describe()}")
             files = getattr(opened, "files", None)
             if files is not None:
                 return Data(opened, np.asarray(files), "file", None)
@@ -585,12 +586,18 @@ def write_file(path: str | Path, write: Callable[[Path], None]) -> Path:
     over ``path``: a failed or killed write leaves any earlier file whole."""
     from aekit.io.atomic import atomic_write_path
 
+    path = make_parent(path)
+    return atomic_write_path(path, write)  # its errors name `path`, never the temporary file
+
+
+def make_parent(path: str | Path) -> Path:
+    """Create the folder ``path`` is to be written in, if missing; returns ``path``."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return atomic_write_path(path, write)  # its errors name `path`, never the temporary file
+    return path
 
 
 def save_to(path: Path, save: Callable[..., None], *args: Any, **kwargs: Any) -> None:

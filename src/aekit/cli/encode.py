@@ -18,6 +18,7 @@ from aekit.cli._common import (
     ARRAY_SUFFIXES,
     Output,
     finish_parser,
+    make_parent,
     model_and_data,
     model_parser,
     write_array,
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     model, data = model_and_data(args, [output], stream=True)
     suffix = Path(args.out).suffix.lower()
     if suffix in WRITERS and (is_lazy(data.X) or suffix != ".npy"):
-        path = infer_to_file(model, "transform", data.X, args.out, column="z")
+        path = infer_to_file(model, "transform", data.X, make_parent(args.out), column="z")
         shape = (len(data.X), *model.transform(data.X[:1]).shape[1:])
         print(f"wrote codes of shape {shape} to {path}")
         return 0

@@ -328,9 +328,8 @@ class TorchEstimator(BaseEstimator):
             "compile": bool(getattr(self, "compile", False)),
         }
         values.update(settings)
-        values.setdefault(
-            "eval_batch_size", evaluation_rows(int(self.n_features_in_), values["batch_size"])
-        )
+        n_features = int(getattr(self, "n_features_in_", 1))  # known once the data is read
+        values.setdefault("eval_batch_size", evaluation_rows(n_features, values["batch_size"]))
         return TrainConfig(**values)
 
     def _tensors(self, *arrays: np.ndarray | None) -> list[torch.Tensor] | None:
