@@ -204,8 +204,9 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         self.scaling_ = plan.scaling
         self.loss_ = plan.loss
         objective = self._objective(plan)
-        train_rows, val_rows = self._split_rows(len(rows), seed)
-        if val_raw is not None:
+        if val_raw is None:
+            train_rows, val_rows = self._split_rows(len(rows), seed)
+        else:  # validation_data replaces the split
             train_rows, val_rows = np.arange(len(rows)), None
         config = self._train_config(len(train_rows))
         self.batch_size_ = config.batch_size
@@ -222,10 +223,10 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
                     else TensorSource(self._tensors(fixed))  # type: ignore[arg-type]
                 )
         else:
-            if plan.scaling is not None and not mine:
-                rows = rows.copy()  # the caller's array is never scaled in place
-            elif not rows.flags.writeable:
-                rows = rows.copy()  # a read-only memmap: torch takes writable memory only
+            # The caller's array is never scaled in place, and torch takes writable memory
+            # only (a read-only memmap): a copy then, else the rows as they are.
+            if (plan.scaling is not None and not mine) or not rows.flags.writeable:
+                rows = rows.copy()
             if plan.scaling is not None:
                 plan.scaling.transform_inplace(rows)
             data = torch.from_numpy(rows).to(device)  # (n, D): a view on the CPU
