@@ -248,3 +248,42 @@ def test_compression_report_of_uint8_images_gives_psnr_with_peak_255(digits) -> 
     mse = row.sse / pixels[0].size  # the mean squared error per pixel, in 0-255 units
     assert row.psnr == pytest.approx(10 * np.log10(255.0**2 / mse), rel=1e-6)
     assert row.ratio_8bit == pytest.approx(8 * 64 / (8 * 32))
+
+
+# ------------------------------------------------- scaling="center": spectra and counts
+def test_center_keeps_each_mean_and_shares_one_scale():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 6)) * np.array([1, 1, 1, 1, 1, 30.0]) + np.arange(6) * 100
+    scaling = fit_scaling(X, "center")
+    np.testing.assert_allclose(scaling.offset, X.mean(0), rtol=1e-12)
+    # One scale for all: the root of the mean variance, so the loud feature stays loud.
+    np.testing.assert_allclose(scaling.scale, np.sqrt(X.var(0).mean()), rtol=1e-12)
+    Z = scaling.transform(X)
+    # Relative sizes are kept (float32 output: its 7 significant digits are the tolerance).
+    np.testing.assert_allclose(Z.std(0) / Z.std(0)[0], X.std(0) / X.std(0)[0], rtol=1e-5)
+    assert "shared scale" in scaling.describe()
+
+
+def test_center_shares_the_scale_per_group_only():
+    rng = np.random.default_rng(1)
+    X = np.hstack([rng.normal(size=(300, 4)), 10 * rng.normal(size=(300, 4)) + 5])
+    groups = np.repeat([0, 1], 4)
+    scaling = fit_scaling(X, "center", groups)
+    np.testing.assert_allclose(scaling.offset, X.mean(0), rtol=1e-12)
+    for g in (0, 1):
+        want = np.sqrt(X[:, groups == g].var(0).mean())
+        np.testing.assert_allclose(scaling.scale[groups == g], want, rtol=1e-12)
+
+
+def test_conv_autoencoder_with_center_scaling_round_trips(tmp_path):
+    # Spectra with a peak at a fixed bin: each bin's level is removed, one scale per channel.
+    rng = np.random.default_rng(2)
+    bins = np.arange(40)
+    peak = np.exp(-0.5 * ((bins - 30) / 2.0) ** 2)
+    X = rng.poisson(1 + 50 * rng.uniform(0.5, 1.5, (120, 1)) * peak).astype(np.float64)
+    ae = quick(architecture="conv", latent_dim=2, scaling="center").fit(X)
+    assert ae.scaling_.kind == "center"
+    np.testing.assert_allclose(ae.scaling_.offset, X.mean(0), rtol=1e-6)
+    assert len(set(ae.scaling_.scale.tolist())) == 1  # one channel: one scale
+    again = load(ae.save(tmp_path / "model"))
+    np.testing.assert_array_equal(again.reconstruct(X[:10]), ae.reconstruct(X[:10]))

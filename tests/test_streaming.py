@@ -67,7 +67,7 @@ def test_pooled_stats_are_those_of_all_the_groups_values() -> None:
 def test_fit_scaling_from_stats_equals_from_rows_and_bounds_are_exact() -> None:
     X = np.array([[0, 10], [255, 20]], dtype=np.float32)
     stats = FeatureStats.of(X)
-    for kind in ("standard", "minmax"):
+    for kind in ("standard", "minmax", "center"):
         a, b = fit_scaling(X, kind), fit_scaling(stats, kind)
         np.testing.assert_array_equal(a.offset, b.offset)
         np.testing.assert_array_equal(a.scale, b.scale)

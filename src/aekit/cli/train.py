@@ -128,7 +128,7 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--code-activation", "code_activation", str, "activation of the code (auto)"),
     ("--output-activation", "output_activation", str, "auto, sigmoid, linear, tanh"),
     ("--loss", "loss", str, "auto, bce or mse"),
-    ("--scaling", "scaling", _activation, "auto, standard, minmax or none"),
+    ("--scaling", "scaling", _activation, "auto, standard, minmax, center, range or none"),
     ("--sparsity", "sparsity", _activation, "none, l1 or kl (sparse autoencoder)"),
     ("--sparsity-target", "sparsity_target", float, "target mean code activation (kl)"),
     ("--sparsity-weight", "sparsity_weight", _optional_float, "weight of the sparsity penalty"),

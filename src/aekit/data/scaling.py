@@ -26,8 +26,10 @@ class Scaling:
     """An affine map per feature, x -> (x - offset) / scale, fitted on the training data.
 
     ``kind`` is a key of :data:`SCALINGS`: ``"standard"`` (z-score), ``"minmax"`` (the
-    training data's minimum and maximum to 0 and 1) or ``"range"`` (an integer dtype's whole
-    range to [0, 1]: uint8 pixels divided by 255).
+    training data's minimum and maximum to 0 and 1), ``"center"`` (each feature's mean
+    removed, one scale shared by all features, or by each channel's: for spectra and count data,
+    whose big peaks should weigh more than their noise floor) or ``"range"`` (an integer
+    dtype's whole range to [0, 1]: uint8 pixels divided by 255).
 
     Examples
     --------
@@ -90,6 +92,10 @@ def _describe_range(scaling: Scaling) -> str:
 _DESCRIPTIONS: dict[str, Callable[[Scaling], str]] = {
     "standard": lambda s: "values z-scored with the training data's means and standard deviations",
     "minmax": lambda s: "values scaled to [0, 1] by the training data's minimum and maximum",
+    "center": lambda s: (
+        "each feature's training mean removed, values divided by one shared "
+        "scale (features keep their relative sizes)"
+    ),
     "range": _describe_range,
 }
 
@@ -192,15 +198,43 @@ class FeatureStats:
         return bool(self.n) and float(self.min.min()) >= 0.0 and float(self.max.max()) <= 1.0
 
 
-def _standard(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
-    return stats.mean, stats.std
+def _pool(stats: FeatureStats, groups: np.ndarray | None) -> FeatureStats:
+    return stats if groups is None else stats.pooled(groups)
 
 
-def _minmax(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
-    return stats.min, stats.max - stats.min
+def _standard(
+    stats: FeatureStats, dtype: np.dtype | None, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    pooled = _pool(stats, groups)
+    return pooled.mean, pooled.std
 
 
-def _range(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.ndarray]:
+def _minmax(
+    stats: FeatureStats, dtype: np.dtype | None, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    pooled = _pool(stats, groups)
+    return pooled.min, pooled.max - pooled.min
+
+
+def _center(
+    stats: FeatureStats, dtype: np.dtype | None, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    # Every feature keeps its own mean (a spectrum's peak sits at a fixed bin, a detector's
+    # beam stop at fixed pixels), but the scale is shared, so the features keep their relative
+    # sizes and the loss weighs a bin by its counts, as an error in the data's own units would.
+    variance = stats.m2 / max(stats.n, 1)
+    if groups is None:
+        groups = np.zeros(len(variance), dtype=np.int64)
+    scale = np.empty_like(variance)
+    for g in np.unique(groups):
+        columns = groups == g
+        scale[columns] = np.sqrt(variance[columns].mean())
+    return stats.mean, scale
+
+
+def _range(
+    stats: FeatureStats, dtype: np.dtype | None, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     if dtype is None or dtype.kind not in "biu":
         raise ValueError(
             "scaling='range' maps an integer dtype's range to [0, 1], but X is "
@@ -212,11 +246,13 @@ def _range(stats: FeatureStats, dtype: np.dtype | None) -> tuple[np.ndarray, np.
     return np.full(n_features, low), np.full(n_features, width)
 
 
-# Name -> function (statistics of the training data, dtype of the input before validation) ->
-# (offset, scale) per feature.
+# Name -> function (statistics of the training data per feature, dtype of the input before
+# validation, group of each feature or None) -> (offset, scale) per feature. Features of a group
+# share their scale (and, but for "center", their offset).
 SCALINGS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "standard": _standard,
     "minmax": _minmax,
+    "center": _center,
     "range": _range,
 }
 
@@ -270,6 +306,16 @@ def fit_scaling(
     ``groups`` (D,) gives each feature a group id; features of one group share their offset and
     scale, fitted on all their values together. Convolutional and recurrent networks scale per
     channel this way (every position of a channel alike), which keeps a signal's shape intact.
+    ``"center"`` keeps each feature's own mean as its offset and shares only the scale: within
+    each group, or across all the features when there are no groups.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 10.0], [2.0, 30.0]])  # the second feature varies 10x as much
+    >>> scaling = fit_scaling(X, "center")
+    >>> scaling.offset.tolist(), scaling.scale.round(3).tolist()  # sqrt((1 + 100) / 2)
+    ([1.0, 20.0], [7.106, 7.106])
     """
     stats = X if isinstance(X, FeatureStats) else FeatureStats.of(X)
     if scaling is None or (scaling == "auto" and stats.in_unit_interval()):
@@ -282,9 +328,7 @@ def fit_scaling(
         raise ValueError(
             f"unknown scaling {scaling!r}; choose None, 'auto' or one of {sorted(SCALINGS)}"
         )
-    if groups is not None:
-        stats = stats.pooled(np.asarray(groups))
-    offset, scale = SCALINGS[kind](stats, dtype)
+    offset, scale = SCALINGS[kind](stats, dtype, None if groups is None else np.asarray(groups))
     offset, scale = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
     scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(offset)), scale, 1.0)
     return Scaling(kind, offset, scale)

@@ -122,9 +122,12 @@ class Autoencoder(BaseAutoencoder):
     upsample : {"transpose", "nearest"}, default="transpose"
         Decoder blocks of ``architecture="conv"``: transposed convolutions, or nearest-neighbour
         upsampling followed by a convolution.
-    scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
+    scaling : {"auto", "standard", "minmax", "center", "range"} or None, default="auto"
         Scaling fitted on the training data and undone on outputs: per feature for dense
-        networks, per channel for conv and recurrent ones. ``"auto"`` leaves data in [0, 1]
+        networks, per channel for conv and recurrent ones. ``"center"`` removes each
+        feature's mean and divides by one shared scale (per channel for conv and recurrent
+        networks): features keep their relative sizes, so a spectrum's peak bins weigh as
+        their counts do and every bin keeps its own level. ``"auto"`` leaves data in [0, 1]
         unchanged, scales uint8 and uint16 data (images) to [0, 1] by their dtype's range
         (``"range"``: divided by 255 or 65535, so the output is a sigmoid and the loss binary
         cross-entropy) and z-scores anything else: other integer dtypes, floats, and

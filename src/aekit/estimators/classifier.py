@@ -134,10 +134,10 @@ class AutoencoderClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
         Epochs without improvement before early stopping.
     lr_schedule, clip_grad_norm, precision, compile : see :class:`~aekit.Autoencoder`
         They apply to every stage: each pretrained layer and the fine-tuning.
-    scaling : {"auto", "standard", "minmax", "range"} or None, default="auto"
-        Per-feature scaling fitted on ``X`` and ``X_unlabeled``; ``"auto"`` leaves data in
-        [0, 1] unchanged, scales uint8 and uint16 data (images; both arrays of that dtype) to
-        [0, 1] by the dtype's range (``"range"``, as in :class:`Autoencoder`) and z-scores
+    scaling : {"auto", "standard", "minmax", "center", "range"} or None, default="auto"
+        Per-feature scaling fitted on ``X`` and ``X_unlabeled`` (see :class:`Autoencoder`);
+        ``"auto"`` leaves data in [0, 1] unchanged, scales uint8 and uint16 data (images; both
+        arrays of that dtype) to [0, 1] by the dtype's range (``"range"``) and z-scores
         anything else. New data is scaled as the training data was, whatever its dtype.
     device : str, default="auto"
         ``"auto"`` uses CUDA, then MPS, then the CPU.
