@@ -25,16 +25,29 @@ from aekit.tasks.denoising import (
     summed_squared_error,
 )
 from aekit.tasks.generation import Generation, check_generation_output, generate
+from aekit.tasks.nab import (
+    NAB_PROFILES,
+    NabFileScore,
+    NabResult,
+    nab_row_scores,
+    nab_score,
+    nab_score_windows,
+    nab_windows,
+    read_nab_profiles,
+)
 from aekit.tasks.outputs import OUTPUT_SUFFIXES, infer_to_file
 from aekit.tasks.retrieval import LatentIndex, check_index_output
 
 __all__ = [
+    "NAB_PROFILES",
     "OUTPUT_SUFFIXES",
     "CompressionReport",
     "CompressionRow",
     "DenoiseResult",
     "Generation",
     "LatentIndex",
+    "NabFileScore",
+    "NabResult",
     "QuantizedCodes",
     "check_codes_output",
     "check_generation_output",
@@ -47,8 +60,13 @@ __all__ = [
     "generate",
     "infer_to_file",
     "load_codes",
+    "nab_row_scores",
+    "nab_score",
+    "nab_score_windows",
+    "nab_windows",
     "psnr",
     "quantize",
+    "read_nab_profiles",
     "run_denoise",
     "save_codes",
     "summed_squared_error",
