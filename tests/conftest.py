@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 from pathlib import Path
 from unittest import mock
 
@@ -26,6 +27,16 @@ def shared_file(name: str) -> Path:
             pytest.fail(f"{path} is missing in CI")
         pytest.skip(f"{path} is not available")
     return path
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """A SIGINT raises KeyboardInterrupt during the test, as a Ctrl-C in a terminal does, even
+    when the suite was started with SIGINT ignored (a background job of a non-interactive shell
+    inherits SIG_IGN, and Python then keeps it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

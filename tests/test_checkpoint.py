@@ -117,7 +117,7 @@ def test_a_crash_between_epochs_resumes_to_the_same_bits(tmp_path):
     assert "lr" in result.history[-1]  # the cosine schedule ran, and resumed with its state
 
 
-def test_ctrl_c_mid_epoch_saves_a_resumable_state(tmp_path):
+def test_ctrl_c_mid_epoch_saves_a_resumable_state(tmp_path, ctrl_c_raises):
     config = TrainConfig(epochs=6, batch_size=32, lr=0.01, early_stopping=False)
     reference, _ = _run(config)
     # 8 batches an epoch: the interruption lands in the middle of epoch 3.

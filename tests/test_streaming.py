@@ -233,7 +233,7 @@ class _Crash(Exception):
 
 
 def test_a_streamed_fit_interrupted_mid_epoch_resumes_to_the_same_bits(
-    monkeypatch, digits, tmp_path
+    monkeypatch, digits, tmp_path, ctrl_c_raises
 ) -> None:
     import os
     import signal

@@ -44,6 +44,7 @@ import numpy as np
 
 from aekit._repr import result_repr
 from aekit._untrusted import read_json
+from aekit._validation import is_number
 from aekit.datasets import read_series
 
 __all__ = [
@@ -119,7 +120,7 @@ def read_nab_profiles(path: str | Path) -> dict[str, dict[str, float]]:
 def _check_weights(weights: Mapping[str, Any], what: str) -> dict[str, float]:
     checked = {}
     for key, value in weights.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             raise ValueError(f"{what}: {key} must be a number, got {value!r}")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{what}: {key} must be finite and >= 0, got {value!r}")
@@ -344,9 +345,7 @@ def nab_row_scores(
 
 
 def _check_threshold(threshold: Any) -> float:
-    if isinstance(threshold, bool) or not isinstance(
-        threshold, (int, float, np.floating, np.integer)
-    ):
+    if not is_number(threshold):
         raise ValueError(f"threshold must be a number, got {threshold!r}")
     if math.isnan(threshold):
         raise ValueError("threshold must be a number, got NaN")
