@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from aekit.datasets import load_nab, nab_labels, read_csv, read_series
+from aekit.datasets import load_nab, nab_labels, nab_window_bounds, read_csv, read_series
 from conftest import shared_file
 
 
@@ -59,6 +59,13 @@ def test_nab_labels_cover_the_windows_inclusively() -> None:
     stamps = np.arange("2020-01-01T00:00", "2020-01-01T01:00", 5, dtype="datetime64[m]")
     labels = nab_labels(stamps, [["2020-01-01 00:10:00.000000", "2020-01-01 00:20:00.000000"]])
     assert labels.tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_nab_window_bounds_parse_both_ends_and_name_a_bad_one() -> None:
+    begin, end = nab_window_bounds([" 2020-01-01 00:10:00.000000", "2020-01-01 00:20:00"])
+    assert (str(begin), str(end)) == ("2020-01-01T00:10:00.000000", "2020-01-01T00:20:00")
+    with pytest.raises(ValueError, match=r"anomaly window \['2020-01-01', 'soon'\]"):
+        nab_window_bounds(["2020-01-01", "soon"])
 
 
 def test_load_nab_finds_the_windows_beside_the_file(tmp_path) -> None:

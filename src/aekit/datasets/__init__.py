@@ -14,7 +14,13 @@ from aekit.datasets.images import Images, is_image_source, read_images
 from aekit.datasets.npy import NpySource
 from aekit.datasets.open import SOURCES, is_streamable, open_source, source_kind
 from aekit.datasets.parquet import ParquetSource
-from aekit.datasets.series import Series, load_nab, nab_labels, read_series
+from aekit.datasets.series import (
+    Series,
+    load_nab,
+    nab_labels,
+    nab_window_bounds,
+    read_series,
+)
 from aekit.datasets.stacks import ImageSource
 from aekit.datasets.tables import Table, TableSchema, read_labels, read_table
 from aekit.datasets.windows import sliding_windows, window_scores_to_steps
@@ -61,6 +67,7 @@ __all__ = [
     "load_mnist",
     "load_nab",
     "nab_labels",
+    "nab_window_bounds",
     "open_source",
     "read_array",
     "read_csv",

@@ -92,16 +92,30 @@ def read_series(path: str | Path) -> Series:
     return Series(timestamps, values[:, 0] if values.shape[1] == 1 else values, None)
 
 
+def nab_window_bounds(span: list[str]) -> tuple[np.datetime64, np.datetime64]:
+    """The first and last timestamps of one of NAB's anomaly windows, a ``[start, end]`` pair
+    of texts such as ``"2014-02-19 10:50:00.000000"``; a ValueError names a bad one.
+
+    Examples
+    --------
+    >>> nab_window_bounds(["2020-01-01 00:10:00.000000", "2020-01-01 00:20:00.000000"])
+    (np.datetime64('2020-01-01T00:10:00.000000'), np.datetime64('2020-01-01T00:20:00.000000'))
+    """
+    start, end = span
+    try:
+        return np.datetime64(start.strip().replace(" ", "T")), np.datetime64(
+            end.strip().replace(" ", "T")
+        )
+    except ValueError as exc:
+        raise ValueError(f"anomaly window [{start!r}, {end!r}]: {exc}") from None
+
+
 def nab_labels(timestamps: np.ndarray, windows: list[list[str]]) -> np.ndarray:
     """1 for every step inside one of NAB's anomaly ``windows`` ([start, end] pairs of
     timestamps, both ends included), 0 elsewhere."""
     labels = np.zeros(len(timestamps), dtype=np.int64)
-    for start, end in windows:
-        try:
-            begin = np.datetime64(start.replace(" ", "T"))
-            finish = np.datetime64(end.replace(" ", "T"))
-        except ValueError as exc:
-            raise ValueError(f"anomaly window [{start!r}, {end!r}]: {exc}") from None
+    for span in windows:
+        begin, finish = nab_window_bounds(span)
         labels[(timestamps >= begin) & (timestamps <= finish)] = 1
     return labels
 

@@ -45,7 +45,7 @@ import numpy as np
 from aekit._repr import result_repr
 from aekit._untrusted import read_json
 from aekit._validation import is_number
-from aekit.datasets import read_series
+from aekit.datasets import nab_window_bounds, read_series
 
 __all__ = [
     "NAB_PROFILES",
@@ -179,10 +179,7 @@ def nab_windows(timestamps: Any, spans: Sequence[Sequence[str]]) -> np.ndarray:
             raise ValueError(
                 f"an anomaly window must be a [start, end] pair of timestamps: {span!r}"
             )
-        try:
-            begin, finish = (np.datetime64(t.strip().replace(" ", "T")) for t in span)
-        except ValueError as exc:
-            raise ValueError(f"anomaly window {list(span)!r}: {exc}") from None
+        begin, finish = nab_window_bounds(list(span))
         inside = np.flatnonzero((timestamps >= begin) & (timestamps <= finish))
         if inside.size == 0:
             raise ValueError(f"anomaly window {list(span)!r} holds no step of the series")
