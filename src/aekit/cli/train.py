@@ -148,6 +148,12 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--contamination", "contamination", float, "detector: expected share of outliers"),
     ("--n-estimators", "n_estimators", int, "detector: autoencoders in the ensemble"),
     ("--window", "window", _optional_int, "detector: window length for a time series"),
+    (
+        "--causal",
+        "causal",
+        _flag,
+        "detector: a step's score uses only it and the steps before (true/false)",
+    ),
     ("--trim", "trim", _optional_float, "detector: share left out of the loss (contamination)"),
     ("--covariance", "covariance", str, "detector: auto, full or diag"),
     ("--epochs", "epochs", int, "maximum number of epochs"),

@@ -14,7 +14,7 @@ from aekit.estimators._family import BaseAutoencoder
 from aekit.estimators.autoencoder import Autoencoder
 from aekit.estimators.base import TorchEstimator
 from aekit.estimators.classifier import AutoencoderClassifier
-from aekit.estimators.detector import AnomalyDetector
+from aekit.estimators.detector import AnomalyDetector, Explanation, leading_steps
 from aekit.estimators.vae import VAE
 
 # Class name -> class; `aekit.load` rebuilds saved estimators through it.
@@ -34,11 +34,13 @@ __all__ = [
     "Autoencoder",
     "AutoencoderClassifier",
     "BaseAutoencoder",
+    "Explanation",
     "Network",
     "TorchEstimator",
     "conv_shape",
     "detector_architectures",
     "exportable_kinds",
+    "leading_steps",
     "recurrent_shape",
     "vae_architectures",
 ]

@@ -314,7 +314,7 @@ class TorchEstimator(BaseEstimator):
         ``settings``."""
         batch_size = getattr(self, "batch_size", None)
         values: dict[str, Any] = {
-            "epochs": int(self.epochs),
+            "epochs": int(settings.get("epochs", self.epochs)),
             "batch_size": default_batch_size(n_train) if batch_size is None else int(batch_size),
             "lr": float(self.lr),
             "optimizer": getattr(self, "optimizer", "adam"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -14,7 +14,9 @@ from sklearn.base import TransformerMixin
 from sklearn.covariance import ledoit_wolf
 from sklearn.utils.validation import check_is_fitted
 
+from aekit._repr import result_repr
 from aekit._validation import (
+    Boolean,
     Constraint,
     Integer,
     Options,
@@ -39,12 +41,16 @@ from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, mahalanob
 # F^2 numbers per member and need far more samples than features to be estimated.
 FULL_COVARIANCE_MAX = 1024
 
-# Folds of the honest training scores (see `AnomalyDetector._fit_gaussians`).
-CALIBRATION_FOLDS = 5
-
 # Code size and channels of convolutional members when `latent_dim` / `hidden` are None:
 # small members, as for tables (on MNIST, one member of (16, 32) channels trains about 2.5
 # times faster than the Autoencoder's default (32, 64, 128)).
+# `epochs=None`: at most this many passes, and no more than it takes to make about
+# STEP_BUDGET gradient steps. A small table gets all the passes (about 20 steps each); a large
+# one, whose batches are full (256 rows), gets the same order of updates in a few passes,
+# which fit members this small as well and keep cover (286,048 rows) to seconds per fit.
+MAX_EPOCHS = 50
+STEP_BUDGET = 10_000
+
 CONV_LATENT = 16
 CONV_HIDDEN = (16, 32)
 
@@ -84,6 +90,102 @@ def _mahalanobis_np(v: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> n
     """:func:`aekit.models.mahalanobis` of the rows of ``v`` (n, F) under one Gaussian, (n,)."""
     args = (torch.from_numpy(np.asarray(a, np.float64)[None]) for a in (v, mean, precision))
     return mahalanobis(*args)[0].numpy()
+
+
+class Explanation(NamedTuple):
+    """What :meth:`AnomalyDetector.explain` returns: where each score comes from.
+
+    For a table the arrays are (n, d), for images (n, *image_shape) (heat maps), for a series
+    (T, F): one value per time step and channel.
+    """
+
+    scores: np.ndarray  # (n,) or (T,): decision_function of the same data
+    contributions: np.ndarray  # squared residual in units of its spread on the training inliers
+    shares: np.ndarray  # contributions / their sum: per row (tables, images), whole series
+    residuals: np.ndarray  # x - x_hat in the data's own units (mean reconstruction)
+    features: list[str] | None  # names (feature_names_in_, else x0, x1, ...); None: images
+
+    __repr__ = result_repr
+
+    def top(self, k: int = 3) -> list[list[tuple[str, float]]]:
+        """The ``k`` largest shares of each row as ``(feature, share)`` pairs, largest first
+        (tables, and the channels of a series step)."""
+        if self.features is None:
+            raise ValueError("top() names features; an image's explanation is a heat map")
+        shares = np.nan_to_num(self.shares.reshape(len(self.shares), -1), nan=-1.0)
+        k = min(int(k), shares.shape[1])
+        order = np.argsort(-shares, axis=1, kind="stable")[:, :k]
+        return [
+            [(self.features[j], float(row[j])) for j in idx if row[j] >= 0]
+            for row, idx in zip(shares, order, strict=True)
+        ]
+
+
+def leading_steps(
+    contributions: np.ndarray, steps: Any, window: int, causal: bool, k: int = 3
+) -> list[list[tuple[int, float]]]:
+    """For each of ``steps`` of a series, the ``k`` steps of the windows behind its score
+    with the largest contributions (all channels), as ``(step, share)`` pairs, largest first.
+
+    ``contributions`` is ``explain(series).contributions`` (T, F); the windows behind step t's
+    score span steps t - W + 1 to t when ``causal``, else t - W + 1 to t + W - 1. A share is
+    the step's part of the contributions in that span.
+
+    Examples
+    --------
+    >>> c = np.zeros((10, 1))
+    >>> c[6] = 3.0
+    >>> c[5] = 1.0
+    >>> leading_steps(c, [7], window=4, causal=True, k=2)
+    [[(6, 0.75), (5, 0.25)]]
+    """
+    weight = np.nan_to_num(
+        np.asarray(contributions, dtype=np.float64).reshape(len(contributions), -1).sum(1)
+    )
+    found = []
+    for t in np.asarray(steps, dtype=np.int64).tolist():
+        first = max(0, t - int(window) + 1)
+        last = t + 1 if causal else min(len(weight), t + int(window))
+        span = weight[first:last]
+        total = span.sum()
+        share = span / total if total > 0 else np.zeros_like(span)
+        best = np.argsort(-share, kind="stable")[: int(k)]
+        found.append([(first + int(j), float(share[j])) for j in best])
+    return found
+
+
+def _rank_probability(scores: np.ndarray, train: np.ndarray, threshold: float) -> np.ndarray:
+    """[1 - p, p] for ``scores``: p the training scores' ECDF at the score, mapped piecewise
+    linearly so that ``threshold`` lands on 0.5 (see :meth:`AnomalyDetector.predict_proba`)."""
+    ranked = np.sort(train[np.isfinite(train)])
+    if ranked.size == 0:
+        ranked = np.zeros(1)
+    below = np.searchsorted(ranked, scores, side="right") / ranked.size  # F(s)
+    at = np.searchsorted(ranked, threshold, side="right") / ranked.size  # F(t)
+    outlier = np.where(
+        scores > threshold,
+        0.5 + 0.5 * (below - at) / max(1.0 - at, 1e-12),
+        0.5 * below / max(at, 1e-12),
+    )
+    outlier = np.clip(outlier, 0.0, 1.0)
+    # A score above the threshold is an outlier even when it ties the training data's ECDF.
+    outlier[scores > threshold] = np.maximum(outlier[scores > threshold], np.nextafter(0.5, 1))
+    outlier[np.isinf(scores)] = 1.0
+    return np.column_stack([1.0 - outlier, outlier])
+
+
+def _overlap_mean(values: np.ndarray, n_steps: int) -> np.ndarray:
+    """Per-step mean (T, F) of per-window values (n_windows, W, F) over the stride-1 windows
+    that cover each step (NaN windows left out)."""
+    n_windows, window, channels = values.shape
+    total = np.zeros((n_steps, channels))
+    count = np.zeros((n_steps, channels))
+    finite = np.isfinite(values)
+    for k in range(window):  # position k of window j is step j + k
+        total[k : k + n_windows] += np.where(finite[:, k], values[:, k], 0.0)
+        count[k : k + n_windows] += finite[:, k]
+    with np.errstate(invalid="ignore"):
+        return total / count
 
 
 def _trimmed_objective(trim: float) -> Any:
@@ -130,14 +232,13 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     PyOD, ``threshold_`` is the ``1 - contamination`` quantile of the training scores
     ``decision_scores_``, and higher scores are more abnormal.
 
-    A Gaussian scores the samples it was fitted on lower than new ones, so the training
-    scores are computed out of fold (5 folds; contiguous blocks for a series, whose
-    neighbouring windows overlap): each training sample is scored by Gaussians fitted
-    without it, as a new sample would be, and new data from the training distribution are
-    flagged at about the ``contamination`` rate. ``decision_function`` on the training data
-    itself uses the final Gaussians, fitted on all the inliers, so it scores those inliers a
-    little lower than ``decision_scores_`` does (about 2% on the ODDS tables); the outliers,
-    trimmed from the fit, score alike. ``labels_`` are the training data's labels.
+    ``decision_scores_`` are the final model's scores of the training data, the very
+    scores ``decision_function`` gives them, so ``labels_`` equals ``predict`` on the
+    training data and flags its ``contamination`` share. A model scores the samples it was
+    fitted on a little lower than new ones (the Gaussians' fit sees them), so new data from
+    the same process are flagged somewhat more often: about 1.2 times ``contamination`` on
+    the ODDS tables, more for the wide windows of a series. ``predict_proba`` ranks a score
+    among the training scores (0.5 at the threshold).
 
     A sample whose score cannot be computed, because its values leave float32's range once
     scaled or in the network (``np.full(10, 1e37)`` for data of small spread), is flagged
@@ -184,15 +285,23 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         window loses little and trains that many times faster. ``None``: ``window // 32``
         (at least 1); on NAB's series (window 288, stride 9) the ROC-AUC was within 0.01 of
         stride 1's.
+    causal : bool, default=False
+        For a series: ``True`` gives each step the score of the window that ends at it, so a
+        step's score uses only that step and the W - 1 before it (monitoring a stream; the
+        first W - 1 steps share the first window's score); ``False`` gives it the mean score
+        of the W windows that cover it, which centres a long anomaly's scores on it (looking
+        back at a recorded series).
     trim : float or None, default=None
         Share of each batch's worst reconstructed samples left out of the loss and of the
         Gaussians' fit, in (0, 0.5]; ``None`` uses ``contamination``.
     covariance : {"auto", "full", "diag"}, default="auto"
         Covariance of the Gaussians: ``"auto"`` is full up to 1024 numbers per sample (code
         plus residual) and diagonal beyond.
-    epochs : int, default=50
+    epochs : int or None, default=None
         Maximum passes over the training data; training stops earlier when the trimmed loss
-        has not improved for ``patience`` epochs, keeping the best epoch's weights.
+        has not improved for ``patience`` epochs, keeping the best epoch's weights. ``None``:
+        50 passes, or fewer on large data, enough for about 10,000 gradient steps (cover's
+        172k training rows get 15 passes of 256-row batches).
     batch_size : int or None, default=None
         Samples per step; ``None`` takes about a twentieth of the training rows, 16 to 256
         (:func:`aekit.training.default_batch_size`, as for the other estimators), so small
@@ -255,9 +364,10 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         latent_dim: int | None = None,
         window: int | None = None,
         stride: int | None = None,
+        causal: bool = False,
         trim: float | None = None,
         covariance: str = "auto",
-        epochs: int = 50,
+        epochs: int | None = None,
         batch_size: int | None = None,
         lr: float = 1e-3,
         patience: int = 10,
@@ -276,6 +386,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.latent_dim = latent_dim
         self.window = window
         self.stride = stride
+        self.causal = causal
         self.trim = trim
         self.covariance = covariance
         self.epochs = epochs
@@ -300,9 +411,10 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         "latent_dim": OrNone(Integer(1)),
         "window": OrNone(Integer(1)),
         "stride": OrNone(Integer(1)),
+        "causal": Boolean(),
         "trim": OrNone(Real(0, 0.5, closed="right")),
         "covariance": Options(["auto", "full", "diag"]),
-        "epochs": Integer(1),
+        "epochs": OrNone(Integer(1)),
         "batch_size": OrNone(Integer(1)),
         "lr": Real(0, closed="neither"),
         "patience": Integer(1),
@@ -408,55 +520,14 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         V = self._map_batches(lambda x: self.module_.describe(x).transpose(0, 1), rows)
         return np.ascontiguousarray(V.transpose(1, 0, 2))
 
-    def _folds(self, n: int, seed: int) -> list[np.ndarray]:
-        """Rows of each calibration fold: contiguous blocks for a series (neighbouring windows
-        overlap), a seeded shuffle otherwise; none when there are too few rows."""
-        k = min(CALIBRATION_FOLDS, n // 2)
-        if k < 2:
-            return []
-        order = np.arange(n)
-        if self.window is None:
-            order = np.random.RandomState(seed).permutation(n)
-        return np.array_split(order, k)
-
-    def _fit_gaussians(
-        self, rows: np.ndarray, covariance: str, stride: int, seed: int
-    ) -> np.ndarray:
-        """Fit one Gaussian per member over [code, residual] of the training samples it
-        reconstructs best (all but the ``trim_`` share); return honest scores of ``rows``.
-
-        A Gaussian scores the samples it was fitted on lower than new ones (markedly so for
-        the wide, strongly correlated windows of a series), which would put ``threshold_``
-        too low for new data. So each row is scored by Gaussians fitted without its fold
-        (and, for a series, without the windows that overlap it), like a new sample, and the
-        Gaussians kept for inference are fitted on every training row. A series is fitted on
-        every ``stride``-th window, as the networks were trained, and every window is scored.
-        """
-        V = self._describe(rows)  # (M, n, F)
-        n = V.shape[1]
-        fit_rows = np.arange(0, n, stride)  # the windows the networks were trained on
-        errors = np.square(V[:, fit_rows, self.module_.config.latent_dim :]).mean(2)  # (M, n_fit)
-        folds = self._folds(n, seed)
-        margin = 0 if self.window is None else int(self.window) - 1
-        means, precisions = [], []
-        scores = np.zeros((len(V), n))
-        for m in range(len(V)):
-            v, e = V[m, fit_rows], errors[m]
-            for fold in folds:
-                if self.window is None:
-                    keep = ~np.isin(fit_rows, fold)
-                else:  # windows overlapping the fold's block hold its steps too
-                    keep = (fit_rows < fold[0] - margin) | (fit_rows > fold[-1] + margin)
-                mean, precision = _gaussian(v[keep], e[keep], self.trim_, covariance)
-                scores[m, fold] = _mahalanobis_np(V[m, fold], mean, precision)
-            mean, precision = _gaussian(v, e, self.trim_, covariance)
-            means.append(mean)
-            precisions.append(precision)
-            if not folds:
-                scores[m] = _mahalanobis_np(V[m], mean, precision)
-        self.gaussian_mean_ = np.asarray(means, dtype=np.float32)
-        self.gaussian_precision_ = np.asarray(precisions, dtype=np.float32)
-        return scores.mean(0)
+    def _fit_gaussians(self, train_rows: np.ndarray, covariance: str) -> None:
+        """Fit one Gaussian per member over [code, residual] of the scaled ``train_rows`` it
+        reconstructs best (all but the ``trim_`` share)."""
+        V = self._describe(train_rows)  # (M, n, F)
+        errors = np.square(V[:, :, self.module_.config.latent_dim :]).mean(2)  # (M, n)
+        fitted = [_gaussian(V[m], errors[m], self.trim_, covariance) for m in range(len(V))]
+        self.gaussian_mean_ = np.asarray([mean for mean, _ in fitted], dtype=np.float32)
+        self.gaussian_precision_ = np.asarray([prec for _, prec in fitted], dtype=np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         """Mean over the members of the squared Mahalanobis distance, for raw ``rows``; +inf
@@ -480,7 +551,18 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         scores = self._score_rows(rows)
         if n_steps is None:
             return scores
+        return self._steps(scores, n_steps)
+
+    def _steps(self, window_scores: np.ndarray, n_steps: int) -> np.ndarray:
+        """Per-step values (T, ...) from per-window ones (T - W + 1, ...): the value of the
+        window that ends at the step when ``causal`` (the first W - 1 steps take the first
+        window's), else the mean over the windows that cover it; +inf spreads to every step
+        whose value uses it."""
         window = int(self.window)
+        if self.causal:
+            head = np.repeat(window_scores[:1], window - 1, axis=0)
+            return np.concatenate([head, window_scores])
+        scores = window_scores
         bad = np.isinf(scores)
         steps = window_scores_to_steps(np.where(bad, 0.0, scores), n_steps, window, 1)
         if bad.any():  # a step that an unscorable window covers is unscorable too
@@ -528,7 +610,8 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         if self.window is not None:
             stride = max(1, int(self.window) // 32) if self.stride is None else int(self.stride)
         train_rows = scaled[::stride]  # (n_train, D): neighbouring windows differ by one step
-        train_config = self._train_config(len(train_rows))
+        train_config = self._train_config(len(train_rows), epochs=1)
+        train_config.epochs = self._epochs(len(train_rows), train_config.batch_size)
         self.batch_size_ = train_config.batch_size
         self._resolve_device()
         seed, opened = self._open_checkpoint(checkpoint, resume, checkpoint_every, [rows])
@@ -540,13 +623,19 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
             seed,
             checkpoint=opened,
         )
-        scores = self._fit_gaussians(scaled, covariance, stride, seed)
-        if n_steps is not None:
-            scores = window_scores_to_steps(scores, n_steps, int(self.window), 1)
-        self.decision_scores_ = scores
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - contamination))
+        self._fit_gaussians(train_rows, covariance)
+        self.decision_scores_ = self._scores(rows, n_steps)
+        finite = self.decision_scores_[np.isfinite(self.decision_scores_)]
+        self.threshold_ = float(np.quantile(finite, 1.0 - contamination)) if finite.size else 0.0
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
+
+    def _epochs(self, n_train: int, batch_size: int) -> int:
+        """``epochs``, or its size-aware default (see :data:`STEP_BUDGET`)."""
+        if self.epochs is not None:
+            return int(self.epochs)
+        steps = math.ceil(n_train / batch_size)
+        return max(1, min(MAX_EPOCHS, math.ceil(STEP_BUDGET / steps)))
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_`` (1 outlier, 0 inlier)."""
@@ -572,16 +661,121 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probability of [inlier, outlier], shape ``(n, 2)``.
+        """Outlier probability as a calibrated rank: [inlier, outlier], shape ``(n, 2)``.
 
-        The score scaled linearly between the smallest and largest training score and clipped
-        to [0, 1], as PyOD's ``method="linear"``; a sample without a score (+inf) is an
-        outlier with probability 1.
+        The outlier column is the share F(s) of training scores (``decision_scores_``) at or
+        below the sample's score s, mapped piecewise linearly so that ``threshold_`` lands on
+        0.5: ``0.5 F(s) / F(t)`` up to the threshold t, ``0.5 + 0.5 (F(s) - F(t)) / (1 -
+        F(t))`` above it. So it is above 0.5 exactly for the samples :meth:`predict` flags,
+        1 for a sample scoring above every training sample (or without a score, +inf), and
+        a training inlier's value is its rank among the inliers. It says how a score ranks
+        against the training data, not a likelihood: unlike PyOD's linear scaling between the
+        smallest and largest training score, one huge score does not squash every other
+        probability towards 0.
         """
-        scores = self.decision_function(X)
-        low, high = float(self.decision_scores_.min()), float(self.decision_scores_.max())
-        outlier = np.clip((scores - low) / max(high - low, 1e-12), 0.0, 1.0)
-        return np.column_stack([1.0 - outlier, outlier])
+        return self._probability(self.decision_function(X))
+
+    def _probability(self, scores: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` of samples whose ``decision_function`` is ``scores``."""
+        check_is_fitted(self, "decision_scores_")
+        return _rank_probability(scores, self.decision_scores_, self.threshold_)
+
+    def explain(self, X: Any) -> Explanation:
+        """Each feature's share of every sample's anomaly score.
+
+        A member m reconstructs x with a residual r = x_hat - x (in scaled units). Feature i
+        contributes ``((r_i - mu_i) / sigma_i)^2``, its residual in units of the spread
+        ``sigma_i`` that member's Gaussian gives it on the training inliers (``mu_i`` their
+        mean residual), averaged over the members: the residual part of the score, read
+        feature by feature, without the cross terms of the full covariance. A feature the
+        training data reconstruct precisely weighs more than a noisy one for the same error,
+        as in the score. ``shares`` divides each row's contributions by their sum.
+
+        - Tables: ``top(3)`` of the result names each row's three leading columns.
+        - Images: the arrays have the image's shape, a heat map per sample.
+        - A series (``window``): each step's (and channel's) contribution is the mean over
+          the windows that cover it, and ``shares`` divides by the sum over the whole series,
+          so the steps that stand out have the largest shares.
+
+        A row whose score cannot be computed (it overflows float32) has NaN contributions
+        and shares; for a series, so do the steps that no computable window covers.
+
+        Returns
+        -------
+        Explanation
+            ``scores``, ``contributions``, ``shares``, ``residuals`` (x - x_hat in the
+            data's units) and ``features``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from aekit import AnomalyDetector
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
+        >>> det = AnomalyDetector(epochs=20, random_state=0).fit(X)
+        >>> odd = X[:2].copy()
+        >>> odd[:, 4] += 8 * X[:, 4].std()  # column x4 is off
+        >>> [top[0][0] for top in det.explain(odd).top(3)]
+        ['x4', 'x4']
+        """
+        rows, n_steps = self._rows(X, reset=False)
+        scaled, bad = self._scaled(rows)
+        latent = int(self.module_.config.latent_dim)
+        mean, spread = self._residual_spread()
+
+        def contributions(x: torch.Tensor) -> torch.Tensor:
+            r = self.module_.describe(x)[..., latent:].double()  # (M, B, D)
+            return ((r - mean[:, None]) / spread[:, None]).square().mean(0)  # (B, D)
+
+        parts = self._map_batches(contributions, scaled)  # (n, D)
+        x_hat = self._map_batches(lambda x: self.module_(x).x_hat.mean(0), scaled)  # (n, D)
+        residuals = np.asarray(rows, dtype=np.float64) - self._unscale(x_hat)
+        parts[bad], residuals[bad] = np.nan, np.nan  # no score, so no shares of one
+        scores = self._scores(rows, n_steps)
+        if n_steps is not None:
+            channels = 1 if len(self.input_shape_) == 1 else int(self.input_shape_[1])
+            parts = _overlap_mean(parts.reshape(len(parts), -1, channels), n_steps)  # (T, F)
+            residuals = _overlap_mean(residuals.reshape(len(rows), -1, channels), n_steps)
+            total = np.nansum(parts)
+            shares = parts / total if total > 0 else np.zeros_like(parts)
+            features = self._feature_names(channels)
+            return Explanation(scores, parts, shares, residuals, features)
+        total = np.sum(parts, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(total > 0, parts / total, 1.0 / parts.shape[1])
+        shares[bad] = np.nan
+        image = len(self.input_shape_) > 1
+        shape = (len(rows), *self.input_shape_)
+        features = None if image else self._feature_names(parts.shape[1])
+        return Explanation(
+            scores,
+            parts.reshape(shape),
+            shares.reshape(shape),
+            residuals.reshape(shape),
+            features,
+        )
+
+    def _feature_names(self, n: int) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and len(names) == n:
+            return [str(name) for name in names]
+        return [f"x{i}" for i in range(n)]
+
+    def _residual_spread(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean (M, D) and standard deviation (M, D) of the residual part of each member's
+        Gaussian: the marginal spread, from the covariance (the precision's inverse)."""
+        latent = int(self.module_.config.latent_dim)
+        precision = np.asarray(self.gaussian_precision_, dtype=np.float64)
+        if precision.ndim == 2:  # diagonal
+            variance = 1.0 / precision
+        else:
+            variance = np.stack([np.diag(np.linalg.inv(p)) for p in precision])
+        spread = np.sqrt(np.maximum(variance[:, latent:], 1e-12))
+        mean = np.asarray(self.gaussian_mean_, dtype=np.float64)[:, latent:]
+        return (
+            torch.from_numpy(mean).to(self.device_),
+            torch.from_numpy(spread).to(self.device_),
+        )
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus the outlier score, the scikit-learn way: higher is more normal."""

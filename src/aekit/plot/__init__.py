@@ -8,11 +8,12 @@ nothing here touches global state or needs a display; save one with ``fig.savefi
 - signals: :func:`signal_reconstructions` (1-D spectra or sequences, reconstruction overlaid);
 - latent: :func:`latent_map` and :func:`project` (PCA or t-SNE of wide codes);
 - curves: :func:`training_curves` with every loss term;
-- anomaly: :func:`anomaly_scores` (histogram with the threshold, ROC curve with labels) and
-  :func:`anomaly_timeline` (a series' per-step scores against time).
+- anomaly: :func:`anomaly_scores` (histogram with the threshold, ROC curve with labels),
+  :func:`anomaly_timeline` (a series' per-step scores against time) and :func:`explanation`
+  (images beside the heat maps of their scores' shares).
 """
 
-from aekit.plot.anomaly import anomaly_scores, anomaly_timeline
+from aekit.plot.anomaly import anomaly_scores, anomaly_timeline, explanation
 from aekit.plot.curves import training_curves
 from aekit.plot.images import (
     TILE_CLIP,
@@ -29,6 +30,7 @@ __all__ = [
     "TILE_CLIP",
     "anomaly_scores",
     "anomaly_timeline",
+    "explanation",
     "features",
     "image_grid",
     "interpolation",

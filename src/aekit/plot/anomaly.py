@@ -1,4 +1,5 @@
-"""Anomaly scores: their histogram with the threshold, and the ROC curve when labels are known."""
+"""Anomaly scores: their histogram with the threshold, the ROC curve when labels are known, a
+series' scores against time, and where in an image its score comes from."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from aekit._validation import Integer, check_value
-from aekit.plot._base import _figure
+from aekit.plot._base import _as_images, _figure
 
 # Scores spread over more than this ratio (largest to median, all positive) get a log x axis:
 # squared distances and reconstruction errors have long right tails.
@@ -249,6 +250,87 @@ def anomaly_timeline(
     ax.set_xlabel("time step")
     ax.set_ylabel("anomaly score")
     ax.legend(fontsize="small", loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def explanation(
+    images: np.ndarray,
+    shares: np.ndarray,
+    scores: np.ndarray | None = None,
+    image_shape: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Images (top row) above the heat maps of their anomaly scores' shares (bottom row), as
+    :meth:`aekit.AnomalyDetector.explain` gives them: where in each image its score comes from.
+
+    Parameters
+    ----------
+    images : array of shape (n, h, w), (n, 1, h, w) or (n, h * w)
+        The samples, one column each.
+    shares : array with one value per pixel of each image
+        Each pixel's share of its image's score (``explain(images).shares``). Every heat map
+        has its own scale, from 0 (black) to its largest share (white), so the pixels that
+        stand out in one image show whatever its score; a sample without a score (NaN shares)
+        leaves its heat map blank.
+    scores : array of shape (n,), optional
+        The samples' anomaly scores, written above each column.
+    image_shape : tuple (h, w), optional
+        Shape of one image, for flat rows that are not square.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``2 * n`` axes: the n images, then the n heat maps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aekit import plot
+    >>> images = np.random.default_rng(0).random((3, 8, 8))
+    >>> shares = np.zeros((3, 8, 8))
+    >>> shares[:, 2, 5] = 1.0  # the whole score from one pixel
+    >>> fig = plot.explanation(images, shares, scores=[9.5, 7.25, 4.0])
+    >>> len(fig.axes), fig.axes[0].get_title()
+    (6, 'score 9.5')
+    """
+    top = _as_images(images, image_shape)
+    n = len(top)
+    if n == 0:
+        raise ValueError("no images to show")
+    heat = np.asarray(shares, dtype=np.float64)
+    if heat.size != top.size or len(heat) != n:
+        raise ValueError(
+            f"shares must hold one value per pixel of the {n} images of shape "
+            f"{top.shape[1:]}, got shape {heat.shape}"
+        )
+    heat = heat.reshape(top.shape)
+    if np.isinf(heat).any() or (np.nan_to_num(heat) < 0).any():
+        raise ValueError("shares must be finite and >= 0 (NaN for a sample without a score)")
+    titles = None
+    if scores is not None:
+        values = np.asarray(scores, dtype=np.float64)
+        if values.shape != (n,):
+            raise ValueError(f"scores must hold one score per image ({n}), got {values.shape}")
+        titles = [f"score {s:.3g}" for s in values]
+    fig = _figure(1.1 * n + 0.4, 2.8 if titles else 2.6)
+    axes = fig.subplots(2, n, squeeze=False)
+    low, high = float(top.min()), float(top.max())
+    for i in range(n):
+        finite = heat[i][np.isfinite(heat[i])]
+        peak = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        axes[0, i].imshow(top[i], cmap="gray", vmin=low, vmax=high)
+        axes[1, i].imshow(heat[i], cmap="inferno", vmin=0.0, vmax=peak)
+        if titles:
+            axes[0, i].set_title(titles[i], fontsize="small")
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("sample")
+    axes[1, 0].set_ylabel("share of score")
     if title:
         fig.suptitle(title)
     return fig

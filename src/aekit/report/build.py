@@ -82,6 +82,10 @@ N_NEIGHBOURS_SHOWN = 5
 N_DIFFERING = 3
 # Reconstructions of 1-D signals: one panel per sample, so fewer than the image strip.
 N_SIGNALS = 4
+# Worst rows of a detector's data: the highest scores, and for each the features (pixels,
+# steps of the window) with the largest shares of its score.
+N_WORST = 10
+N_EXPLAINING = 3
 
 
 def _asset(name: str) -> str:
@@ -872,6 +876,154 @@ def _similar_rows_section(ctx: ReportContext) -> str:
     )
 
 
+class WorstRows(NamedTuple):
+    """A detector's highest-scoring rows of X (steps of a series) and what explains them."""
+
+    rows: np.ndarray  # (k,) positions in X, highest score first
+    outlier: np.ndarray  # (k,) their outlier probability (predict_proba's second column)
+    explained: list[str]  # per row: its leading features, pixels or steps, as text
+    shares: np.ndarray | None  # (k, *sample) the rows' shares of their scores; None: a series
+
+
+# What the section says of a row whose score could not be computed (+inf, no shares).
+_UNSCORED = "nothing: no score (its values leave float32's range)"
+
+
+def _explained_samples(ctx: ReportContext, rows: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The leading features of each of ``rows`` (named, with its residual x - x_hat in the
+    data's units) or positions of its values (``x[3, 4]``, a pixel), and their shares."""
+    assert ctx.X is not None
+    found = ctx.estimator.explain(ctx.X[rows])  # the worst rows only
+    shares = found.shares.reshape(len(rows), -1)
+    residuals = found.residuals.reshape(len(rows), -1)
+    names = ctx.feature_names if ctx.feature_names is not None else found.features
+    shape = found.shares.shape[1:]
+    texts = []
+    for i, row in enumerate(shares):
+        if not np.isfinite(row).all():
+            texts.append(_UNSCORED)
+            continue
+        best = np.argsort(-row, kind="stable")[:N_EXPLAINING]
+        if names is None:
+            where = (f"x[{', '.join(map(str, np.unravel_index(j, shape)))}]" for j in best)
+            texts.append("; ".join(f"{w} ({row[j]:.2f})" for w, j in zip(where, best, strict=True)))
+        else:
+            texts.append(
+                "; ".join(
+                    f"{names[j]} ({row[j]:.2f}, residual {residuals[i, j]:+.2g})" for j in best
+                )
+            )
+    return texts, found.shares
+
+
+def _explained_steps(ctx: ReportContext, rows: np.ndarray) -> list[str]:
+    """For each step of ``rows``, the steps of the windows behind its score with the largest
+    contributions (all channels), as shares of theirs; as ``aekit detect --explain``."""
+    assert ctx.X is not None and ctx.window is not None and ctx.scores is not None
+    from aekit.estimators.detector import leading_steps
+
+    found = ctx.estimator.explain(ctx.X)  # a step's windows need the series around it
+    causal = bool(getattr(ctx.estimator, "causal", False))
+    steps = leading_steps(found.contributions, rows, int(ctx.window), causal, N_EXPLAINING)
+    texts = []
+    for t, pairs in zip(rows.tolist(), steps, strict=True):
+        if not np.isfinite(ctx.scores[t]):
+            texts.append(_UNSCORED)
+            continue
+        texts.append("; ".join(f"step {step} ({share:.2f})" for step, share in pairs))
+    return texts
+
+
+def _worst_rows(ctx: ReportContext) -> WorstRows:
+    """The :data:`N_WORST` highest-scoring rows (an unscorable one, +inf, first) and what
+    explains their scores; only those rows are explained, except a series, whose steps'
+    windows reach across it."""
+    scores = ctx.scores
+    assert scores is not None
+    rows = np.argsort(-scores, kind="stable")[:N_WORST]
+    # predict_proba of these rows, from the scores already computed for the page.
+    outlier = ctx.estimator._probability(scores[rows])[:, 1]
+    if ctx.window:
+        return WorstRows(rows, outlier, _explained_steps(ctx, rows), None)
+    return WorstRows(rows, outlier, *_explained_samples(ctx, rows))
+
+
+def _worst_figure(ctx: ReportContext, worst: WorstRows) -> str:
+    """The worst images above the heat maps of their shares, or "" for other samples."""
+    if ctx.image_shape is None or worst.shares is None:
+        return ""
+    assert ctx.X is not None and ctx.scores is not None
+    fig = _plot().explanation(
+        ctx.X[worst.rows],
+        worst.shares,
+        scores=ctx.scores[worst.rows],
+        image_shape=ctx.image_shape,
+    )
+    caption = (
+        "the highest-scoring images, highest first (top), and each pixel's share of the "
+        "image's score (bottom; each on its own scale, white its largest share)"
+    )
+    return (
+        f'<div class="figures"><figure><img alt="worst images and their heat maps" '
+        f'src="data:image/png;base64,{_png(fig)}"><figcaption>{_esc(caption)}</figcaption>'
+        "</figure></div>"
+    )
+
+
+def _worst_section(ctx: ReportContext) -> str:
+    """The highest-scoring rows with their score, outlier probability and label, and the
+    features (pixels, steps) that explain their scores."""
+    worst = _worst_rows(ctx)
+    scores, ids, y = ctx.scores, ctx.ids, ctx.y
+    assert scores is not None
+    unit = "step" if ctx.window else "row"
+    head = [unit, *(["id"] if ids is not None else [])]
+    head += ["score", "outlier probability", *(["label"] if y is not None else [])]
+    head.append("explained by (share of the score)")
+    body = []
+    for row, outlier, text in zip(worst.rows.tolist(), worst.outlier, worst.explained, strict=True):
+        cells = [f'<td class="num">{row}</td>']
+        if ids is not None:
+            cells.append(f"<td>{_esc(ids[row])}</td>")
+        score = float(scores[row])
+        # A score far beyond the others' (a wild row) in full would be a line of digits.
+        cells.append(f'<td class="num">{_num(score) if abs(score) < 1e15 else f"{score:.4g}"}</td>')
+        cells.append(f'<td class="num">{float(outlier):.3f}</td>')
+        if y is not None:
+            cells.append(f"<td>{_esc(y[row])}</td>")
+        cells.append(f"<td>{_esc(text)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    if ctx.window:
+        what = (
+            f"The {len(worst.rows)} highest-scoring steps, highest first; beside each, the "
+            f"{N_EXPLAINING} steps of the windows behind its score that contribute most to "
+            "them, with their shares"
+        )
+    elif ctx.is_table:
+        what = (
+            f"The {len(worst.rows)} highest-scoring rows, highest first; beside each, the "
+            f"{N_EXPLAINING} features with the largest shares of its score and their residuals "
+            "(value minus reconstruction, in the data's units)"
+        )
+    else:
+        what = (
+            f"The {len(worst.rows)} highest-scoring samples, highest first; beside each, the "
+            f"{N_EXPLAINING} values (pixels) with the largest shares of its score"
+        )
+    note = (
+        f"{what}. The outlier probability ranks a score among the training scores (0.5 at the "
+        "threshold)."
+    )
+    return (
+        f'<section id="worst"><h2>Worst rows</h2><p class="note">{_esc(note)}</p>'
+        '<div class="table-wrap"><table class="grid"><thead><tr>'
+        + "".join(f"<th>{_esc(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        + _worst_figure(ctx, worst)
+        + "</section>"
+    )
+
+
 def _figures_section(ctx: ReportContext) -> str:
     drawn = [(p.title, p.caption(ctx), p.draw(ctx)) for p in PLOTS if p.applies(ctx)]
     cells = "".join(
@@ -891,6 +1043,7 @@ SECTIONS: list[Section] = [
     Section("data", "Data", lambda ctx: ctx.X is not None, _data_section),
     Section("data", "Data", lambda ctx: ctx.X is None, _no_data_section),
     Section("metrics", "Metrics", lambda ctx: bool(ctx.metrics.rows), _metrics_section),
+    Section("worst", "Worst rows", lambda ctx: ctx.scores is not None, _worst_section),
     Section(
         "latent-map",
         "Latent map",
@@ -1098,12 +1251,15 @@ def write_report(
     The report shows the model's configuration and size, a summary of the data, metrics
     (reconstruction error beside PCA with as many components as the code has, fitted to
     the same data, see :func:`aekit.report.baseline.pca_baseline`; the VAE's ELBO,
-    accuracy, or the detector's threshold and ROC-AUC), every plot that applies (training
-    curves, reconstructions of images or of 1-D signals, learned features, VAE samples and
-    interpolation, anomaly scores, similar items) and an interactive latent map: hovering a
-    point shows its item, clicking it lists its nearest neighbours. For a table (rows of
-    plain features, read by a dense network) the similar items are a table: the nearest rows
-    of a few rows, by id, with the features where each differs most from its query.
+    accuracy, or the detector's threshold and ROC-AUC), a detector's ten highest-scoring
+    samples with what explains their scores (:meth:`aekit.AnomalyDetector.explain`: a table's
+    leading features, an image's heat map, a series step's leading steps), every plot that
+    applies (training curves, reconstructions of images or of 1-D signals, learned features,
+    VAE samples and interpolation, anomaly scores, similar items) and an interactive latent
+    map: hovering a point shows its item, clicking it lists its nearest neighbours. For a
+    table (rows of plain features, read by a dense network) the similar items are a table:
+    the nearest rows of a few rows, by id, with the features where each differs most from
+    its query.
     Images, style and script are inlined and a content security policy forbids loading
     anything, so the file opens anywhere, offline, and can be mailed as it is.
 

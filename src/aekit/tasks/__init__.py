@@ -37,10 +37,12 @@ from aekit.tasks.nab import (
 )
 from aekit.tasks.outputs import OUTPUT_SUFFIXES, infer_to_file
 from aekit.tasks.retrieval import LatentIndex, check_index_output
+from aekit.tasks.streaming import STREAM_OUTPUTS, onset_scores, refit_points, streaming_scores
 
 __all__ = [
     "NAB_PROFILES",
     "OUTPUT_SUFFIXES",
+    "STREAM_OUTPUTS",
     "CompressionReport",
     "CompressionRow",
     "DenoiseResult",
@@ -64,10 +66,13 @@ __all__ = [
     "nab_score",
     "nab_score_windows",
     "nab_windows",
+    "onset_scores",
     "psnr",
     "quantize",
     "read_nab_profiles",
+    "refit_points",
     "run_denoise",
     "save_codes",
+    "streaming_scores",
     "summed_squared_error",
 ]
