@@ -126,12 +126,12 @@ def main() -> None:
         f"\nper-step ROC-AUC on the {len(scored)} series with a labelled anomaly: mean aekit "
         f"{mean_ours:.3f}, rolling z {mean_z:.3f}; aekit higher on {wins} of {len(scored)}"
     )
-    print(f"\nNAB normalised score on these {len(files)} series (threshold swept):")
     if args.markdown:
         print("\n| series | steps | W | aekit | rolling z |\n|---|---|---|---|---|")
         for key, n_steps, window, auc, zauc in rows:
             if np.isfinite(auc):
                 print(f"| {key} | {n_steps:,} | {window} | {auc:.3f} | {zauc:.3f} |")
+    print(f"\nNAB normalised score on these {len(files)} series (threshold swept):")
     names = ("aekit onset", "aekit level", "rolling z", "windowedGaussian")
     print(f"{'profile':22s} " + " ".join(f"{name:>16s}" for name in names))
     for profile in NAB_PROFILES:
