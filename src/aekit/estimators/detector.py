@@ -35,6 +35,7 @@ from aekit.estimators._architectures import ARCHITECTURES, Network, detector_arc
 from aekit.estimators.base import TRAINING_CONSTRAINTS, TorchEstimator
 from aekit.losses import LossOutput
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, mahalanobis
+from aekit.training import TrainConfig, default_batch_size
 
 # Widest [code, residual] vector whose Gaussian keeps a full covariance with
 # `covariance="auto"`; wider ones (large images) keep its diagonal: a full one would hold
@@ -610,8 +611,7 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         if self.window is not None:
             stride = max(1, int(self.window) // 32) if self.stride is None else int(self.stride)
         train_rows = scaled[::stride]  # (n_train, D): neighbouring windows differ by one step
-        train_config = self._train_config(len(train_rows), epochs=1)
-        train_config.epochs = self._epochs(len(train_rows), train_config.batch_size)
+        train_config = self._train_config(len(train_rows))
         self.batch_size_ = train_config.batch_size
         self._resolve_device()
         seed, opened = self._open_checkpoint(checkpoint, resume, checkpoint_every, [rows])
@@ -630,12 +630,15 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
 
-    def _epochs(self, n_train: int, batch_size: int) -> int:
-        """``epochs``, or its size-aware default (see :data:`STEP_BUDGET`)."""
-        if self.epochs is not None:
-            return int(self.epochs)
-        steps = math.ceil(n_train / batch_size)
-        return max(1, min(MAX_EPOCHS, math.ceil(STEP_BUDGET / steps)))
+    def _train_config(self, n_train: int, **settings: Any) -> TrainConfig:
+        """The base's settings, with ``epochs=None`` made size-aware (see
+        :data:`STEP_BUDGET`)."""
+        if self.epochs is None and "epochs" not in settings:
+            batch_size = settings.get("batch_size", self.batch_size)
+            batch_size = default_batch_size(n_train) if batch_size is None else int(batch_size)
+            steps = math.ceil(n_train / batch_size)
+            settings["epochs"] = max(1, min(MAX_EPOCHS, math.ceil(STEP_BUDGET / steps)))
+        return super()._train_config(n_train, **settings)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on ``X`` and return ``labels_`` (1 outlier, 0 inlier)."""
