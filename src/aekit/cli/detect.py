@@ -117,7 +117,7 @@ def top_features(
         for t, pairs in zip(flagged.tolist(), found, strict=True):
             text[t] = "; ".join(f"step {step} ({share:.2f})" for step, share in pairs)
         return text
-    explanation = detector.explain(X[flagged] if not hasattr(X, "iloc") else X.iloc[flagged])
+    explanation = detector.explain(X[flagged])
     shares = explanation.shares.reshape(len(flagged), -1)
     names = names or explanation.features or _pixel_names(tuple(detector.input_shape_))
     for row, i in zip(shares, flagged, strict=True):

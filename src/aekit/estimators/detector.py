@@ -42,9 +42,6 @@ from aekit.training import TrainConfig, default_batch_size
 # F^2 numbers per member and need far more samples than features to be estimated.
 FULL_COVARIANCE_MAX = 1024
 
-# Code size and channels of convolutional members when `latent_dim` / `hidden` are None:
-# small members, as for tables (on MNIST, one member of (16, 32) channels trains about 2.5
-# times faster than the Autoencoder's default (32, 64, 128)).
 # `epochs=None`: at most this many passes, and no more than it takes to make about
 # STEP_BUDGET gradient steps. A small table gets all the passes (about 20 steps each); a large
 # one, whose batches are full (256 rows), gets the same order of updates in a few passes,
@@ -52,6 +49,9 @@ FULL_COVARIANCE_MAX = 1024
 MAX_EPOCHS = 50
 STEP_BUDGET = 10_000
 
+# Code size and channels of convolutional members when `latent_dim` / `hidden` are None:
+# small members, as for tables (on MNIST, one member of (16, 32) channels trains about 2.5
+# times faster than the Autoencoder's default (32, 64, 128)).
 CONV_LATENT = 16
 CONV_HIDDEN = (16, 32)
 
@@ -533,20 +533,42 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         """Mean over the members of the squared Mahalanobis distance, for raw ``rows``; +inf
         for a row whose score cannot be computed (it overflows float32 on the way)."""
+        return self._row_pass(rows, explain=False)[0]
+
+    def _row_pass(
+        self, rows: np.ndarray, explain: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+        """One pass of the members over raw ``rows``: their scores (n,) (+inf where a row
+        overflows float32), and with ``explain`` each feature's contribution (n, D) and the
+        mean reconstruction in scaled units (n, D) (see :meth:`explain`); and the mask of
+        the rows that overflowed."""
         scaled, bad = self._scaled(rows)
         # float64 for the quadratic form: a float32 sum over F terms loses digits that the
         # threshold comparison can need.
         mean = torch.from_numpy(self.gaussian_mean_).to(self.device_, torch.float64)
         precision = torch.from_numpy(self.gaussian_precision_).to(self.device_, torch.float64)
+        latent = int(self.module_.config.latent_dim)
+        if explain:
+            residual_mean, spread = self._residual_spread()
 
-        def score(x: torch.Tensor) -> torch.Tensor:
-            d2 = mahalanobis(self.module_.describe(x).double(), mean, precision)  # (M, B)
-            return d2.mean(0)  # (B,)
+        def run(x: torch.Tensor) -> torch.Tensor:
+            v = self.module_.describe(x).double()  # (M, B, K + D): [code, x_hat - x]
+            score = mahalanobis(v, mean, precision).mean(0)  # (B,)
+            if not explain:
+                return score
+            r = v[..., latent:]  # (M, B, D)
+            parts = ((r - residual_mean[:, None]) / spread[:, None]).square().mean(0)  # (B, D)
+            x_hat = x.reshape(len(x), -1).double() + r.mean(0)  # (B, D)
+            return torch.cat([score[:, None], parts, x_hat], dim=1)  # (B, 1 + 2D)
 
-        scores = self._map_batches(score, scaled)
+        out = self._map_batches(run, scaled)
+        scores = out if not explain else np.ascontiguousarray(out[:, 0])
         bad |= ~np.isfinite(scores)
         scores[bad] = np.inf
-        return scores
+        if not explain:
+            return scores, None, None, bad
+        width = (out.shape[1] - 1) // 2
+        return scores, out[:, 1 : 1 + width], out[:, 1 + width :], bad
 
     def _scores(self, rows: np.ndarray, n_steps: int | None) -> np.ndarray:
         scores = self._score_rows(rows)
@@ -555,17 +577,15 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         return self._steps(scores, n_steps)
 
     def _steps(self, window_scores: np.ndarray, n_steps: int) -> np.ndarray:
-        """Per-step values (T, ...) from per-window ones (T - W + 1, ...): the value of the
-        window that ends at the step when ``causal`` (the first W - 1 steps take the first
-        window's), else the mean over the windows that cover it; +inf spreads to every step
-        whose value uses it."""
+        """Per-step scores (T,) from per-window ones (T - W + 1,): the score of the window
+        that ends at the step when ``causal`` (the first W - 1 steps take the first window's),
+        else the mean over the windows that cover it; +inf spreads to every step whose score
+        uses it."""
         window = int(self.window)
         if self.causal:
-            head = np.repeat(window_scores[:1], window - 1, axis=0)
-            return np.concatenate([head, window_scores])
-        scores = window_scores
-        bad = np.isinf(scores)
-        steps = window_scores_to_steps(np.where(bad, 0.0, scores), n_steps, window, 1)
+            return np.concatenate([np.repeat(window_scores[:1], window - 1), window_scores])
+        bad = np.isinf(window_scores)
+        steps = window_scores_to_steps(np.where(bad, 0.0, window_scores), n_steps, window, 1)
         if bad.any():  # a step that an unscorable window covers is unscorable too
             covered = window_scores_to_steps(bad.astype(np.float64), n_steps, window, 1, "max")
             steps[covered > 0] = np.inf
@@ -722,19 +742,13 @@ class AnomalyDetector(TransformerMixin, TorchEstimator):
         ['x4', 'x4']
         """
         rows, n_steps = self._rows(X, reset=False)
-        scaled, bad = self._scaled(rows)
-        latent = int(self.module_.config.latent_dim)
-        mean, spread = self._residual_spread()
-
-        def contributions(x: torch.Tensor) -> torch.Tensor:
-            r = self.module_.describe(x)[..., latent:].double()  # (M, B, D)
-            return ((r - mean[:, None]) / spread[:, None]).square().mean(0)  # (B, D)
-
-        parts = self._map_batches(contributions, scaled)  # (n, D)
-        x_hat = self._map_batches(lambda x: self.module_(x).x_hat.mean(0), scaled)  # (n, D)
-        residuals = np.asarray(rows, dtype=np.float64) - self._unscale(x_hat)
+        scores, parts, x_hat, bad = self._row_pass(rows, explain=True)
+        assert parts is not None and x_hat is not None
+        residuals = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+        residuals = residuals - self._unscale(x_hat.astype(np.float32))
         parts[bad], residuals[bad] = np.nan, np.nan  # no score, so no shares of one
-        scores = self._scores(rows, n_steps)
+        if n_steps is not None:
+            scores = self._steps(scores, n_steps)
         if n_steps is not None:
             channels = 1 if len(self.input_shape_) == 1 else int(self.input_shape_[1])
             parts = _overlap_mean(parts.reshape(len(parts), -1, channels), n_steps)  # (T, F)
