@@ -75,7 +75,7 @@ def test_unfitted_model_raises():
         ({"latent_dim": 0}, "latent_dim must be a positive integer"),
         ({"hidden": (8, 0)}, "every width in hidden"),
         ({"activation": "swish"}, "activation='swish' is not valid"),
-        ({"output_activation": "softmax"}, "output_activation='softmax'"),
+        ({"output_activation": "softplus"}, "output_activation='softplus'"),
         ({"architecture": "transformer"}, "architecture='transformer'"),
         ({"scaling": "robust"}, "scaling='robust' is not valid"),
         ({"loss": "bce", "output_activation": "linear"}, "needs a sigmoid output"),

@@ -411,8 +411,8 @@ print(before, names, model.__module__, "torch" in sys.modules)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [
         "[]",
-        "['AnomalyDetector',", "'Autoencoder',", "'AutoencoderClassifier',", "'LatentIndex',",
-        "'VAE',", "'__version__',", "'datasets',", "'load']",
+        "['AnomalyDetector',", "'AutoRec',", "'Autoencoder',", "'AutoencoderClassifier',",
+        "'LatentIndex',", "'VAE',", "'__version__',", "'datasets',", "'load']",
         "aekit.estimators.autoencoder",
         "True",
     ]  # fmt: skip
@@ -427,11 +427,12 @@ def test_the_cli_s_copies_of_library_choices_agree() -> None:
     assert index.METRICS == retrieval.METRICS
     assert index.BACKENDS == retrieval.BACKENDS
     assert compress.DTYPES == tuple(compression.CODE_BITS)
-    assert list(train.MODELS) == ["autoencoder", "vae", "classifier", "detector"]
+    assert list(train.MODELS) == ["autoencoder", "vae", "classifier", "detector", "autorec"]
     assert [train.MODELS[m] for m in train.MODELS] == [
         aekit.Autoencoder,
         aekit.VAE,
         aekit.AutoencoderClassifier,
         aekit.AnomalyDetector,
+        aekit.AutoRec,
     ]
-    assert VERBS[:2] == ("demo", "train") and len(VERBS) == len(set(VERBS)) == 14
+    assert VERBS[:2] == ("demo", "train") and len(VERBS) == len(set(VERBS)) == 15

@@ -22,6 +22,7 @@ from aekit._version import __version__
 _LAZY: dict[str, str] = {
     "VAE": "aekit.estimators",
     "AnomalyDetector": "aekit.estimators",
+    "AutoRec": "aekit.estimators",
     "Autoencoder": "aekit.estimators",
     "AutoencoderClassifier": "aekit.estimators",
     "LatentIndex": "aekit.tasks",
@@ -31,7 +32,7 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:
     from aekit import datasets
-    from aekit.estimators import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier
+    from aekit.estimators import VAE, AnomalyDetector, Autoencoder, AutoencoderClassifier, AutoRec
     from aekit.io import load
     from aekit.tasks import LatentIndex
 
@@ -52,6 +53,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "VAE",
     "AnomalyDetector",
+    "AutoRec",
     "Autoencoder",
     "AutoencoderClassifier",
     "LatentIndex",

@@ -38,6 +38,7 @@ VERBS = (
     "generate",
     "denoise",
     "detect",
+    "recommend",
     "report",
 )
 

@@ -381,6 +381,7 @@ class Data(NamedTuple):
     table: Any  # the TableSchema of a table, else None
     kept: np.ndarray | None = None  # (n,) which of the file's rows the samples are; None: all
     labels: np.ndarray | None = None  # the table's column that --labels names, every row
+    text: Any = None  # the TextFeatures that made the samples of documents, else None
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -448,6 +449,9 @@ def read_data(args: argparse.Namespace, model: Any = None, stream: bool = False)
     from aekit.datasets.open import open_source, source_kind
 
     source = args.data
+    features = getattr(model, "text_", None)
+    if features is not None or getattr(args, "text", False):
+        return _read_documents(args, features)
     schema = getattr(model, "table_", None)
     given = [d for _, d, _ in TABLE_OPTIONS + FORMAT_OPTIONS if getattr(args, d, None) is not None]
     path = Path(source)
@@ -514,6 +518,26 @@ def read_data(args: argparse.Namespace, model: Any = None, stream: bool = False)
             key = choose_npz_key(keys, None, source)
             say(args, f"{source}: took the array {key!r} of {keys} (choose another with --key)")
     return Data(load(source, key=key), None, "index", None)
+
+
+def _read_documents(args: argparse.Namespace, features: Any) -> Data:
+    """DATA as documents, one a line: TF-IDF features (a sparse matrix) by the model's own
+    vocabulary, or learnt from DATA when there is no model yet (``aekit train --text``)."""
+    from aekit.datasets.text import TextFeatures, read_texts
+
+    given = [d for _, d, _ in TABLE_OPTIONS + FORMAT_OPTIONS if getattr(args, d, None) is not None]
+    if given:
+        raise ValueError("the table options do not apply to documents (DATA read as text)")
+    docs = read_texts(args.data)
+    if features is None:
+        features, X = TextFeatures.fit(docs)
+    else:
+        X = features.transform(docs)
+    said = (
+        f"{plural(len(docs), 'document')}, TF-IDF over {plural(len(features.vocabulary), 'word')}"
+    )
+    say(args, f"{args.data}: {said}")
+    return Data(X, None, "line", None, text=features)
 
 
 def check_model_paths(args: argparse.Namespace, outputs: Sequence[Output], *inputs: Input) -> None:

@@ -14,7 +14,7 @@ from aekit.cli._common import Output, finish_parser, model_and_data, model_parse
 
 # aekit.tasks.retrieval's METRICS and BACKENDS, spelled out because that module imports torch,
 # which --help does without (tests/test_cli_messages.py checks they agree).
-METRICS = ("l2", "cosine")
+METRICS = ("l2", "cosine", "hamming")
 BACKENDS = ("auto", "faiss", "exact")
 # index and search run the model of an index.
 INDEX_DEVICE_HELP = "where to run the model (default: the model's setting)"
@@ -32,7 +32,9 @@ def add_parser(subparsers: Any) -> None:
         "--metric",
         choices=METRICS,
         default="l2",
-        help="l2: Euclidean distance between codes; cosine: 1 - cosine similarity (default l2)",
+        help="l2: Euclidean distance between codes; cosine: 1 - cosine similarity; hamming: "
+        "differing bits of binary codes (a model trained with --code-activation binary; "
+        "semantic hashing) (default l2)",
     )
     parser.add_argument(
         "--backend",
@@ -50,8 +52,13 @@ def run(args: argparse.Namespace) -> int:
     model, data = model_and_data(args, [Output(args.out, "--out", kind="index")])
     index = LatentIndex(model, metric=args.metric, backend=args.backend).add(data.X, data.ids)
     path = index.save(args.out)
+    size = (
+        f"binary ({plural(index.codes_.shape[1], 'byte')})"
+        if index.metric_ == "hamming"
+        else f"{index.codes_.shape[1]}-d"
+    )
     print(
-        f"indexed {plural(len(index), 'item')} as {index.codes_.shape[1]}-d codes "
+        f"indexed {plural(len(index), 'item')} as {size} codes "
         f"(metric {index.metric_}, backend {index.backend_}) in {path}"
     )
     return 0

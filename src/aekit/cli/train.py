@@ -1,7 +1,9 @@
 """`aekit train DATA --out MODEL_DIR [--model NAME] [options]`: fit a model and save it.
 
-``--model`` picks the estimator (autoencoder, vae, classifier, detector); every flag maps to the
-estimator parameter of the same name, and a flag the chosen model does not take is an error.
+``--model`` picks the estimator (autoencoder, vae, classifier, detector, autorec); every flag maps
+to the estimator parameter of the same name, and a flag the chosen model does not take is an error.
+``--model autorec`` reads DATA as a ratings table (.csv, .tsv: one rating per line, user, item and
+rating columns found by name or given with --user-column, --item-column, --rating-column).
 The classifier needs labels: ``--labels FILE`` (.npy, or a .csv of one column; numbers or
 texts), ``--labels COLUMN`` naming a column of the table DATA (which is then no feature), or
 the built-in labels when DATA is a built-in name.
@@ -23,6 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from aekit._text import plural
 from aekit.cli._common import (
+    FORMAT_OPTIONS,
+    TABLE_OPTIONS,
+    TABLE_SUFFIXES,
+    Data,
     Input,
     Output,
     add_data_argument,
@@ -67,6 +73,7 @@ MODELS = _Estimators(
         "vae": "VAE",
         "classifier": "AutoencoderClassifier",
         "detector": "AnomalyDetector",
+        "autorec": "AutoRec",
     }
 )
 
@@ -127,7 +134,7 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--activation", "activation", _activation, "relu, leaky_relu, tanh, sigmoid, linear or none"),
     ("--code-activation", "code_activation", str, "activation of the code (auto)"),
     ("--output-activation", "output_activation", str, "auto, sigmoid, linear, tanh"),
-    ("--loss", "loss", str, "auto, bce or mse"),
+    ("--loss", "loss", str, "auto, bce, mse or multinomial (documents)"),
     ("--scaling", "scaling", _activation, "auto, standard, minmax, center, range or none"),
     ("--sparsity", "sparsity", _activation, "none, l1 or kl (sparse autoencoder)"),
     ("--sparsity-target", "sparsity_target", float, "target mean code activation (kl)"),
@@ -156,6 +163,10 @@ OPTIONS: list[tuple[str, str, Any, str]] = [
     ),
     ("--trim", "trim", _optional_float, "detector: share left out of the loss (contamination)"),
     ("--covariance", "covariance", str, "detector: auto, full or diag"),
+    ("--kind", "kind", str, "autorec: item (I-AutoRec: items' rating vectors) or user"),
+    ("--user-column", "user_column", str, "autorec: the user column of DATA (auto)"),
+    ("--item-column", "item_column", str, "autorec: the item column of DATA (auto)"),
+    ("--rating-column", "rating_column", str, "autorec: the rating column of DATA (auto)"),
     ("--epochs", "epochs", int, "maximum number of epochs"),
     ("--batch-size", "batch_size", _optional_int, "samples per step"),
     ("--lr", "lr", float, "learning rate"),
@@ -224,6 +235,13 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="epochs between checkpoints (1)",
     )
+    parser.add_argument(
+        "--text",
+        action="store_true",
+        help="DATA holds documents, one a line: train on their TF-IDF features (kept sparse; "
+        "the model keeps the vocabulary, so index, search and encode read documents too); "
+        "an autoencoder's loss is then multinomial unless --loss says otherwise",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     finish_parser(parser, run, device_help=None)  # --device is one of OPTIONS
 
@@ -286,6 +304,27 @@ def _checkpoint_dir(args: argparse.Namespace) -> str | None:
     return folder
 
 
+def _ratings(args: argparse.Namespace) -> dict[str, Any]:
+    """DATA as a ratings table for --model autorec: its columns, of which AutoRec takes the
+    user, item and rating ones (not a table of features: the table options do not apply)."""
+    from aekit.estimators.autorec import read_ratings
+
+    others = [("--key", "key", ""), ("--sample-axes", "sample_axes", ""), ("--text", "text", "")]
+    options = [*TABLE_OPTIONS, *FORMAT_OPTIONS, *others]
+    given = [flag for flag, dest, _ in options if getattr(args, dest, None) not in (None, False)]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: not options of --model autorec, which reads DATA as a ratings "
+            "table (name its columns with --user-column, --item-column, --rating-column)"
+        )
+    if Path(args.data).suffix.lower() not in TABLE_SUFFIXES:
+        raise ValueError(
+            f"--model autorec reads a ratings table ({', '.join(TABLE_SUFFIXES)} with user, item "
+            f"and rating columns); {args.data} is not one"
+        )
+    return read_ratings(args.data)
+
+
 def run(args: argparse.Namespace) -> int:
     from aekit.training.distributed import launched_rank
 
@@ -312,10 +351,15 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("--model classifier needs labels: give --labels FILE (.npy or .csv)")
     checkpoint = _checkpoint_dir(args)
     params = estimator_params(args)
+    if args.text and "loss" not in params and args.model in ("autoencoder",):
+        params["loss"] = "multinomial"  # documents: where a row's weight lies, not its zeros
     check_device(params.get("device"))
     ae = MODELS[args.model](**params)
-    # The autoencoder family streams a file larger than its memory budget (max_memory).
-    data = read_data(args, stream="max_memory" in ae.get_params())
+    if args.model == "autorec":
+        data = Data(_ratings(args), None, "row", None)
+    else:
+        # The autoencoder family streams a file larger than its memory budget (max_memory).
+        data = read_data(args, stream="max_memory" in ae.get_params())
     X = data.X
     start = time.perf_counter()
     resumable = {
@@ -337,6 +381,8 @@ def _run(args: argparse.Namespace) -> int:
         say(args, f"{args.data}: {said}")
     if data.table is not None:
         ae.table_ = data.table  # new tables are read with the same columns and rules
+    if data.text is not None:
+        ae.text_ = data.text  # new documents get the same words and weights
     path = ae.save(args.out)
     last = ae.history_[ae.best_epoch_ - 1] if ae.best_epoch_ else ae.history_[-1]
     losses = ", ".join(f"{k} {v:.5g}" for k, v in last.items() if k in ("loss", "val_loss"))

@@ -334,14 +334,20 @@ def fit_scaling(
     return Scaling(kind, offset, scale)
 
 
-def scaled_in_unit_interval(scaling: Scaling | None, stats: FeatureStats) -> bool:
-    """Whether the data ``stats`` describes lies in [0, 1] once ``scaling`` is applied.
+def scaled_bounds(scaling: Scaling | None, stats: FeatureStats) -> np.ndarray:
+    """Each feature's smallest and largest value once ``scaling`` is applied, (2, D) float32.
 
     The map is increasing per feature, so the scaled minimum and maximum are the scaled
     minimum and maximum rows, computed as :meth:`Scaling.transform` computes every value."""
+    bounds = np.stack([stats.min, stats.max]).astype(np.float32)
+    return bounds if scaling is None else scaling.transform(bounds)
+
+
+def scaled_in_unit_interval(scaling: Scaling | None, stats: FeatureStats) -> bool:
+    """Whether the data ``stats`` describes lies in [0, 1] once ``scaling`` is applied."""
     if scaling is None:
         return stats.in_unit_interval()
     if not stats.n:
         return False
-    bounds = scaling.transform(np.stack([stats.min, stats.max]).astype(np.float32))
+    bounds = scaled_bounds(scaling, stats)
     return bool(float(bounds[0].min()) >= 0.0 and float(bounds[1].max()) <= 1.0)

@@ -17,14 +17,14 @@ NAMED_ROWS = 5
 
 
 def check_dense(X: Any, name: str = "X") -> None:
-    """Refuse a scipy sparse matrix or array with a ValueError that says how to densify it.
-
-    Sparse input is not supported yet; scikit-learn's own refusal is a TypeError.
+    """Refuse a scipy sparse matrix or array with a ValueError that says how to densify it,
+    where sparse input is not taken (the autoencoder family's ``fit`` and inference methods
+    take it; scikit-learn's own refusal is a TypeError).
     """
     if scipy.sparse.issparse(X):
         raise ValueError(
-            f"{name} is a scipy sparse {type(X).__name__}; aekit needs dense input for now: "
-            f"pass {name}.toarray()"
+            f"{name} is a scipy sparse {type(X).__name__}; this takes dense input: pass "
+            f"{name}.toarray() (Autoencoder and VAE take sparse matrices)"
         )
 
 
@@ -102,6 +102,7 @@ def check_samples(
     if reset:
         # A schema that read a table describes the data of a fit on it, not of this one.
         getattr(estimator, "__dict__", {}).pop("table_", None)
+        getattr(estimator, "__dict__", {}).pop("text_", None)
     _refuse_text_columns(X)
     if _is_stack(X):
         X = check_array(

@@ -12,6 +12,7 @@ from aekit.estimators._architectures import (
 )
 from aekit.estimators._family import BaseAutoencoder
 from aekit.estimators.autoencoder import Autoencoder
+from aekit.estimators.autorec import AutoRec, Recommendations
 from aekit.estimators.base import TorchEstimator
 from aekit.estimators.classifier import AutoencoderClassifier
 from aekit.estimators.detector import AnomalyDetector, Explanation, leading_steps
@@ -23,6 +24,7 @@ ESTIMATORS: dict[str, type[TorchEstimator]] = {
     "AutoencoderClassifier": AutoencoderClassifier,
     "VAE": VAE,
     "AnomalyDetector": AnomalyDetector,
+    "AutoRec": AutoRec,
 }
 
 __all__ = [
@@ -31,11 +33,13 @@ __all__ = [
     "VAE",
     "AnomalyDetector",
     "Architecture",
+    "AutoRec",
     "Autoencoder",
     "AutoencoderClassifier",
     "BaseAutoencoder",
     "Explanation",
     "Network",
+    "Recommendations",
     "TorchEstimator",
     "conv_shape",
     "detector_architectures",

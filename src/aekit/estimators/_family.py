@@ -31,6 +31,7 @@ from aekit.estimators._architectures import Network
 from aekit.estimators._plan import Plan, resolve_plan
 from aekit.estimators._streaming import (
     ScaledRows,
+    SparseRows,
     check_source,
     in_chunks,
     load_rows,
@@ -46,6 +47,9 @@ from aekit.training import OPTIMIZERS, BatchSource, TensorSource
 from aekit.training.streaming import StreamSource
 
 Objective = Callable[..., LossOutput]
+
+# Code activation -> the value above which a unit is bit 1 in transform(X, binary=True).
+BIT_THRESHOLDS: dict[str, float] = {"binary": 0.5, "sigmoid": 0.5, "tanh": 0.0}
 
 # The constraints every member of the family shares (architecture choices are each class's).
 FAMILY_CONSTRAINTS: dict[str, Constraint] = {
@@ -95,6 +99,7 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         tags = super().__sklearn_tags__()
         # The network computes in float32, whatever precision comes in.
         tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.sparse = True  # kept sparse, densified batch by batch
         return tags
 
     # ------------------------------------------------------------------ fitting
@@ -134,6 +139,7 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
             shape = check_source(stream)
             self.__dict__.pop("feature_names_in_", None)
             self.__dict__.pop("table_", None)
+            self.__dict__.pop("text_", None)
             self.n_features_in_ = int(np.prod(shape))
             self.input_shape_ = shape
             if len(stream) < 2:
@@ -164,7 +170,9 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         X : array-like of shape (n_samples, n_features) or (n_samples, *sample_shape)
             Training data: a 2-D table (array, list or DataFrame), a stack of images, or a
             file source read lazily (:func:`aekit.datasets.open_source`: HDF5/NeXus, zarr,
-            ``.npy``, image stacks, Parquet), loaded or streamed by ``max_memory``.
+            ``.npy``, image stacks, Parquet), loaded or streamed by ``max_memory``; or a
+            scipy sparse matrix (a TF-IDF matrix, say), which stays sparse: every batch is
+            densified when it is drawn, never the whole matrix.
         y : ignored
         validation_data : array-like, optional
             Held-out data of the same shape; monitored instead of a ``validation_fraction``
@@ -213,12 +221,16 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         device = self._resolve_device()
         if is_lazy(rows):
             prepare = ScaledRows(plan.scaling)
-            train: BatchSource = StreamSource(rows, train_rows, prepare, device, config.batch_size)
+            # A sparse matrix in memory densifies its rows faster than reader processes start.
+            workers = 0 if isinstance(rows, SparseRows) else None
+            train: BatchSource = StreamSource(
+                rows, train_rows, prepare, device, config.batch_size, workers
+            )
             val: BatchSource | None = None
             if val_rows is not None:
                 fixed = self._fixed_validation(lambda: prepare(rows[np.sort(val_rows)]), seed)
                 val = (
-                    StreamSource(rows, val_rows, prepare, device, config.eval_batch_size)
+                    StreamSource(rows, val_rows, prepare, device, config.eval_batch_size, workers)
                     if fixed is None
                     else TensorSource(self._tensors(fixed))  # type: ignore[arg-type]
                 )
@@ -261,15 +273,57 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         return self.module_(x)
 
     @in_chunks
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any, binary: bool = False) -> np.ndarray:
         """Encode ``X`` into codes of shape ``(n_samples, latent_dim)``.
 
         Raises a ValueError naming the rows whose values overflow float32 on the way (once
         scaled, or in the network), whose codes would be NaN or infinite; the same holds for
         every inference method.
+
+        Parameters
+        ----------
+        X : array-like, lazy source or scipy sparse matrix
+            Samples of the fitted shape.
+        binary : bool, default=False
+            Return the codes as packed bits, for Hamming search (semantic hashing,
+            ``LatentIndex(metric="hamming")``): a uint8 array of shape
+            ``(n_samples, ceil(latent_dim / 8))`` in :func:`numpy.packbits` order (bit j of a
+            code is ``np.unpackbits(codes, axis=1, count=latent_dim)[:, j]``). A bit is 1
+            where the code unit is above the middle of its range: 1/2 for
+            ``code_activation="binary"`` (whose codes are bits already) or ``"sigmoid"``, 0
+            for ``"tanh"``. Other codes have no middle to cut at: a ValueError.
+
+        Examples
+        --------
+        >>> from aekit import Autoencoder
+        >>> from aekit.datasets import load_digits
+        >>> X, _ = load_digits()
+        >>> ae = Autoencoder(latent_dim=16, code_activation="binary", epochs=2,
+        ...                  random_state=0, verbose=False).fit(X)
+        >>> bits = ae.transform(X[:3], binary=True)
+        >>> bits.shape, bits.dtype
+        ((3, 2), dtype('uint8'))
         """
         X, _ = self._validate(X, reset=False)
-        return self._infer(self.module_.encode, X)
+        if binary is not False and binary is not True:
+            raise ValueError(f"binary must be True or False, got {binary!r}")
+        if not binary:
+            return self._infer(self.module_.encode, X)
+        middle = self._bit_threshold()
+        codes = self._infer(self.module_.encode, X)
+        return np.packbits(codes > middle, axis=1)
+
+    def _bit_threshold(self) -> float:
+        """Where a code unit turns from bit 0 to bit 1 (see :meth:`transform`)."""
+        activation = getattr(self.module_.config, "code_activation", "linear")
+        middle = BIT_THRESHOLDS.get(activation)
+        if middle is None:
+            raise ValueError(
+                f"binary codes need code units with a middle to cut at: code_activation "
+                f"'binary' (trained as bits), 'sigmoid' or 'tanh'; this model's is "
+                f"{activation!r}. Fit with code_activation='binary'"
+            )
+        return middle
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes ``(n_samples, latent_dim)`` into data of the training samples' shape."""

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aekit.data import FeatureStats, Scaling, fit_scaling, scaled_in_unit_interval
+from aekit.data.scaling import scaled_bounds
 from aekit.estimators._architectures import ARCHITECTURES, Network
 from aekit.losses import resolve_loss
 from aekit.models.vae import LIKELIHOOD_OUTPUTS
@@ -70,6 +71,8 @@ def resolve_plan(
     """
     record = ARCHITECTURES[architecture]
     net_shape = tuple(int(d) for d in record.read(tuple(input_shape), network.spatial_dims))
+    if loss == "multinomial" and scaling == "auto":
+        scaling = None  # the loss reads each row's own shares: a feature's scale is its weight
     fitted = fit_scaling(stats, scaling, record.groups(net_shape), dtype)
     unit = scaled_in_unit_interval(fitted, stats)
     config = record.config(network, net_shape, unit, sigmoid_code)
@@ -79,6 +82,16 @@ def resolve_plan(
             f"code units must lie in (0, 1); code_activation={config.code_activation!r} "
             "does not. Use code_activation='sigmoid' (or 'auto'), or sparsity='l1'"
         )
+    if loss == "multinomial":
+        low = float(scaled_bounds(fitted, stats)[0].min()) if stats.n else 0.0
+        if low < 0:
+            raise ValueError(
+                "loss='multinomial' reads each row as weights of its features (word counts, "
+                f"TF-IDF), which cannot be negative; the (scaled) training data reaches {low:g}"
+                ": use scaling=None on non-negative data"
+            )
+        if network.output_activation == "auto":
+            config = dataclasses.replace(config, output_activation="softmax")
     kind = record.module
     if likelihood is not None:
         if record.vae_module is None:

@@ -111,9 +111,70 @@ class ArrayRows:
             self.array = np.memmap(filename, dtype=dtype, mode="r", offset=offset, shape=shape)
 
 
+class SparseRows:
+    """A scipy sparse matrix seen as a lazy source: it stays sparse (CSR) in memory, and the
+    rows a batch or a chunk needs are densified when it needs them, never the whole matrix.
+
+    Explicit entries are values; the others are zeros, as ``X.toarray()`` would give.
+    """
+
+    def __init__(self, X: Any) -> None:
+        import scipy.sparse
+
+        matrix = scipy.sparse.csr_matrix(X)  # CSC, COO, ... -> CSR: rows are then cheap
+        if matrix.dtype.kind not in "biuf":
+            raise ValueError(f"X is a sparse matrix of {matrix.dtype} values, not numbers")
+        if matrix.nnz and not np.isfinite(matrix.data).all():
+            row = (
+                int(
+                    np.searchsorted(
+                        matrix.indptr, np.flatnonzero(~np.isfinite(matrix.data))[0], "right"
+                    )
+                )
+                - 1
+            )
+            raise ValueError(
+                f"X holds NaN (a missing value) or an infinity in row {row} (counting from 0): "
+                "fill or drop it first"
+            )
+        self.matrix = matrix
+        self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
+        self.dtype = np.dtype(matrix.dtype)
+        # Any rows are read as cheaply as consecutive ones, so a stream shuffles single rows
+        # and densifies a window of a few batches at a time.
+        self.chunk_rows = 1
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if isinstance(index, (int, np.integer)):
+            return self.matrix[int(index)].toarray()[0]
+        return self.matrix[index].toarray()
+
+    def describe(self) -> str:
+        n, d = self.shape
+        return f"sparse matrix of shape ({n}, {d}), {self.matrix.nnz} stored values"
+
+    def close(self) -> None:
+        pass
+
+
+def as_lazy_sparse(X: Any) -> Any:
+    """``X`` as a :class:`SparseRows` source when it is a scipy sparse matrix or array, else
+    ``X`` as it is."""
+    import scipy.sparse
+
+    return SparseRows(X) if scipy.sparse.issparse(X) else X
+
+
 def streamed(X: Any, budget: int) -> LazyArray | None:
     """``X`` as the lazy source a fit streams, or ``None`` when the fit takes it in memory:
-    a lazy source or an array whose float32 copy exceeds ``budget`` is streamed."""
+    a lazy source or an array whose float32 copy exceeds ``budget`` is streamed, and a sparse
+    matrix always is (it stays sparse; batches are densified as they are drawn)."""
+    X = as_lazy_sparse(X)
+    if isinstance(X, SparseRows):
+        return X
     if is_lazy(X):
         return X if float32_bytes(X.shape) > budget else None
     if isinstance(X, np.ndarray) and X.ndim >= 2 and float32_bytes(X.shape) > budget:
@@ -207,13 +268,15 @@ class ScaledRows:
 
 
 def in_chunks(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    """Lets an inference method take a lazy source: it runs on one chunk of samples at a time
+    """Lets an inference method take a lazy source or a sparse matrix (densified chunk by
+    chunk, :class:`SparseRows`): it runs on one chunk of samples at a time
     and the results are joined. Inference is batch-independent (a row's result does not depend
     on the rows computed with it), so the result is the one the whole array in memory gives,
     bit for bit, while memory holds one chunk."""
 
     @functools.wraps(method)
     def wrapper(self: Any, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        X = as_lazy_sparse(X)
         if not is_lazy(X):
             return method(self, X, *args, **kwargs)
         shape = check_source(X)

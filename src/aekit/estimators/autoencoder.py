@@ -15,7 +15,7 @@ from aekit.estimators._family import FAMILY_CONSTRAINTS, BaseAutoencoder, Object
 from aekit.estimators._plan import Plan
 from aekit.losses import LOSSES, LossOutput
 from aekit.losses.regularizers import SPARSITY, jacobian_frobenius, weight_penalty
-from aekit.models import ACTIVATIONS
+from aekit.models import CODE_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from aekit.models.recurrent import CELLS
 from aekit.noise import NOISES, check_noise, corrupt
 
@@ -75,12 +75,16 @@ class Autoencoder(BaseAutoencoder):
         Activation of the code. ``"auto"``: sigmoid with ``sparsity="kl"``; otherwise, with no
         hidden layer the code is the hidden layer and uses ``activation`` (the classic shallow
         autoencoder), and a deeper encoder ends in a linear code, as in Hinton &
-        Salakhutdinov (2006).
+        Salakhutdinov (2006). ``"binary"``: bits, for semantic hashing (codes trained as 0/1,
+        :class:`aekit.models.layers.BinaryCode`; ``transform(X, binary=True)`` packs them).
     output_activation : {"auto", "sigmoid", "linear", "tanh", ...}, default="auto"
         ``"auto"``: sigmoid when the (scaled) training data lies in [0, 1], linear otherwise.
-    loss : {"auto", "bce", "mse"}, default="auto"
+    loss : {"auto", "bce", "mse", "multinomial"}, default="auto"
         ``"auto"``: binary cross-entropy with a sigmoid output, squared error otherwise. Both
-        are means over features, per sample.
+        are means over features, per sample. ``"multinomial"``: for documents (word counts,
+        TF-IDF; non-negative), the row's share of each feature scored by a softmax output
+        (``output_activation="auto"`` becomes ``"softmax"``), summed over features; the
+        reconstruction is then that distribution, not the row in its own units.
     sparsity : {None, "l1", "kl"}, default=None
         Sparsity penalty on the code: ``"l1"`` sum_j |z_j| per sample; ``"kl"`` sum_j
         KL(rho || rho_hat_j) over the batch-mean activation rho_hat_j of each code unit, which
@@ -316,8 +320,8 @@ class Autoencoder(BaseAutoencoder):
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {
         **FAMILY_CONSTRAINTS,
         "architecture": Options(ARCHITECTURES),
-        "code_activation": Options(["auto", *ACTIVATIONS]),
-        "output_activation": Options(["auto", *ACTIVATIONS]),
+        "code_activation": Options(["auto", *CODE_ACTIVATIONS]),
+        "output_activation": Options(["auto", *OUTPUT_ACTIVATIONS]),
         "loss": Options(["auto", *LOSSES]),
         "sparsity": Options([None, *SPARSITY]),
         "sparsity_target": Real(0, 1, closed="neither"),

@@ -139,6 +139,8 @@ def load(path: str | Path, device: str | None = None) -> Any:
     estimator.history_ = history
     if model.table is not None:
         estimator.table_ = model.table
+    if model.text is not None:
+        estimator.text_ = model.text
     try:
         module = model.module_cls(model.module_config)
         module.load_state_dict(
@@ -167,6 +169,7 @@ _QUICK_TOP = Object(
         ),
         "weights_sha256": Str(max_len=64),
         "table": IsObject(),
+        "text": IsObject(),
     },
     required=frozenset({"estimator", "params", "state", "module"}),
     open=True,

@@ -163,7 +163,7 @@ _REQUIRED_STATE = frozenset(
 
 
 def _module_overrides() -> dict[str, Spec]:
-    from aekit.models import ACTIVATIONS, CELLS
+    from aekit.models import ACTIVATIONS, CELLS, CODE_ACTIVATIONS, OUTPUT_ACTIVATIONS
     from aekit.models.conv import UPSAMPLERS
 
     fraction = Number(min=0.0, max=1.0, max_open=True)
@@ -172,8 +172,8 @@ def _module_overrides() -> dict[str, Spec]:
         "dropout": fraction,
         "input_dropout": fraction,
         "activation": activation,
-        "code_activation": activation,
-        "output_activation": activation,
+        "code_activation": Str(choices=tuple(CODE_ACTIVATIONS)),
+        "output_activation": Str(choices=tuple(OUTPUT_ACTIVATIONS)),
         "cell": Str(choices=tuple(CELLS)),
         "upsample": Str(choices=tuple(UPSAMPLERS)),
         "input_shape": ListOf(Int(min=1), min_len=2, max_len=4, as_tuple=True),
@@ -219,6 +219,7 @@ class _Model:
     module_config: Any
     weights_sha256: str | None
     table: Any = None  # the TableSchema of a model trained on a table, else None
+    text: Any = None  # the TextFeatures of a model trained on documents, else None
 
 
 def _module_width(config: Any) -> int:
@@ -256,6 +257,7 @@ def _parse_config(
                 ),
                 "weights_sha256": Str(max_len=64),
                 "table": IsObject(),
+                "text": IsObject(),
             },
             required=frozenset({"estimator", "params", "state", "module"}),
             open=True,
@@ -298,13 +300,20 @@ def _parse_config(
         # A series model takes windows of steps, each holding the table's features.
         if n % len(table.feature_names()):
             raise bad(f"table: {len(table.feature_names())} features for a model of {n} inputs")
+    text = None
+    if "text" in config:
+        from aekit.datasets.text import TextFeatures
+
+        text = TextFeatures.from_json(config["text"], "text")
+        if len(text.vocabulary) != n:
+            raise bad(f"text: {len(text.vocabulary)} words for a model of {n} inputs")
     if "classes_" in state and hasattr(module_config, "n_classes"):
         if len(state["classes_"]) != module_config.n_classes:
             raise bad(
                 f"state.classes_: {len(state['classes_'])} classes for a network of "
                 f"{module_config.n_classes} outputs"
             )
-    return _Model(cls, params, state, kind, module_cls, module_config, sha, table)
+    return _Model(cls, params, state, kind, module_cls, module_config, sha, table, text)
 
 
 # -------------------------------------------------------------- the safetensors header
@@ -651,6 +660,9 @@ def save(estimator: Any, path: str | Path) -> Path:
     table = getattr(estimator, "table_", None)
     if table is not None:
         config["table"] = table.to_json()
+    text = getattr(estimator, "text_", None)
+    if text is not None:
+        config["text"] = text.to_json()
     history = _jsonable(estimator.history_)
     # What load would refuse is refused now, while the fitted model is still at hand.
     _parse_config(

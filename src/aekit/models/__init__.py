@@ -12,7 +12,13 @@ from aekit.models.dense import (
     halving_widths,
 )
 from aekit.models.ensemble import EnsembleAutoencoder, EnsembleConfig, EnsembleLinear, mahalanobis
-from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
+from aekit.models.layers import (
+    ACTIVATIONS,
+    CODE_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    init_linear,
+    make_activation,
+)
 from aekit.models.recurrent import (
     CELLS,
     ElmanRNN,
@@ -58,8 +64,10 @@ def module_kind(module: object) -> str:
 __all__ = [
     "ACTIVATIONS",
     "CELLS",
+    "CODE_ACTIVATIONS",
     "LIKELIHOODS",
     "MODULES",
+    "OUTPUT_ACTIVATIONS",
     "AutoencoderOutput",
     "ConvAutoencoder",
     "ConvConfig",

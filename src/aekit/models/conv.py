@@ -24,7 +24,13 @@ import torch
 from torch import nn
 
 from aekit.models.dense import EncoderDecoder
-from aekit.models.layers import _HE_NEGATIVE_SLOPE, ACTIVATIONS, init_linear, make_activation
+from aekit.models.layers import (
+    _HE_NEGATIVE_SLOPE,
+    ACTIVATIONS,
+    CODE_ACTIVATIONS,
+    init_linear,
+    make_activation,
+)
 
 Size = tuple[int, ...]  # spatial sizes of a feature map: (L,), (H, W) or (D, H, W)
 
@@ -69,9 +75,10 @@ class ConvConfig:
                 f"unknown upsample {self.upsample!r}; choose one of {sorted(UPSAMPLERS)}"
             )
         for name in ("activation", "code_activation", "output_activation"):
-            if getattr(self, name) not in ACTIVATIONS:
+            known = CODE_ACTIVATIONS if name == "code_activation" else ACTIVATIONS
+            if getattr(self, name) not in known:
                 raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(ACTIVATIONS)}"
+                    f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(known)}"
                 )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")

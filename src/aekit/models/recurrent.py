@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from aekit.models.dense import EncoderDecoder
-from aekit.models.layers import ACTIVATIONS, init_linear, make_activation
+from aekit.models.layers import ACTIVATIONS, CODE_ACTIVATIONS, init_linear, make_activation
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,10 @@ class RecurrentConfig:
         if not isinstance(self.bidirectional, bool):
             raise ValueError(f"bidirectional must be True or False, got {self.bidirectional!r}")
         for name in ("code_activation", "output_activation"):
-            if getattr(self, name) not in ACTIVATIONS:
+            known = CODE_ACTIVATIONS if name == "code_activation" else ACTIVATIONS
+            if getattr(self, name) not in known:
                 raise ValueError(
-                    f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(ACTIVATIONS)}"
+                    f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(known)}"
                 )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")

@@ -4,10 +4,12 @@ Items are encoded once by ``estimator.transform`` and their codes kept; a query 
 the same estimator and compared with every stored code. Both backends are exact:
 
 - ``"faiss"``: FAISS's flat indexes (``IndexFlatL2``, and ``IndexFlatIP`` on unit-length codes
-  for the cosine metric), the optional dependency ``aekit[index]``;
+  for the cosine metric; ``IndexBinaryFlat`` for the Hamming metric), the optional dependency
+  ``aekit[index]``;
 - ``"exact"``: a torch implementation without extra dependencies, which scores blocks of
   queries against blocks of codes through ``||a - b||^2 = ||a||^2 - 2 a.b + ||b||^2`` (one
-  matrix product per block) and keeps a running ``k`` best of each query.
+  matrix product per block) and keeps a running ``k`` best of each query; for the Hamming
+  metric, numpy's XOR and popcount over packed bits, blocked the same way.
 
 Whatever finds the candidates, the distances returned are recomputed directly from the codes
 (``sqrt(sum((a - b)^2))`` or ``1 - cos(a, b)``, in float64), so both backends report the same
@@ -26,6 +28,7 @@ directory costs little and gives a ``ValueError``.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -51,7 +54,7 @@ from aekit._validation import Integer, check_value, is_int
 from aekit.io.atomic import atomic_directory, check_replaceable, recover_directory
 from aekit.io.model_dir import is_model_dir, read_format_json
 
-METRICS = ("l2", "cosine")
+METRICS = ("l2", "cosine", "hamming")
 BACKENDS = ("auto", "faiss", "exact")
 
 FORMAT = "aekit-index"
@@ -162,6 +165,116 @@ class _FaissSearch:
         return ids.astype(np.int64, copy=False)
 
 
+def _words(bits: np.ndarray) -> np.ndarray:
+    """Packed bits (n, B) uint8 in the form popcounts run fastest on: (n, ceil(B / 8)) uint64
+    words, zero-padded (zeros add no distance), where numpy counts 64 bits at once (numpy 2);
+    else the bytes as they are, counted through a table."""
+    if not hasattr(np, "bitwise_count"):
+        return np.ascontiguousarray(bits)
+    extra = -bits.shape[1] % 8
+    if extra:
+        bits = np.concatenate([bits, np.zeros((len(bits), extra), dtype=np.uint8)], axis=1)
+    return np.ascontiguousarray(bits).view(np.uint64)
+
+
+_BYTE_BITS = np.array([bin(v).count("1") for v in range(256)], dtype=np.uint8)
+
+
+def _block_distances(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Hamming distances (m, b) between :func:`_words` rows: uint16 (uint32 past 65,535 bits),
+    small integers that numpy sorts by radix."""
+    differ = np.bitwise_xor(queries[:, None, :], codes[None, :, :])  # (m, b, W)
+    counts = np.bitwise_count(differ) if differ.dtype == np.uint64 else _BYTE_BITS[differ]
+    bits = differ.shape[-1] * 8 * differ.dtype.itemsize
+    return counts.sum(-1, dtype=np.uint16 if bits <= 0xFFFF else np.uint32)
+
+
+def hamming_distances(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Hamming distances (m, n), int64, between packed bit codes ``queries`` (m, B) and
+    ``codes`` (n, B), uint8.
+
+    Examples
+    --------
+    >>> q = np.packbits([[1, 0, 1, 1]], axis=1)
+    >>> c = np.packbits([[1, 0, 1, 1], [0, 1, 0, 0], [1, 1, 1, 1]], axis=1)
+    >>> hamming_distances(q, c).tolist()
+    [[0, 4, 1]]
+    """
+    q, c = _words(queries), _words(codes)
+    out = np.empty((len(q), len(c)), dtype=np.int64)
+    for first in range(0, len(q), QUERY_CHUNK):
+        for start in range(0, len(c), ITEM_BLOCK):
+            block = _block_distances(q[first : first + QUERY_CHUNK], c[start : start + ITEM_BLOCK])
+            out[first : first + len(block), start : start + block.shape[1]] = block
+    return out
+
+
+class _HammingSearch:
+    """Exact Hamming search over packed bits in numpy, blocked over queries and codes.
+
+    Each block's distances are small integers, ranked by a stable (radix) sort: equal
+    distances keep the order of the ids, the rule :meth:`LatentIndex.search` sorts by, and
+    the running best of earlier blocks (smaller ids) goes first into each merge. So the
+    candidates are the answer itself, however many ties there are."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.words = _words(codes)
+
+    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
+        words, n = _words(queries), len(self.words)
+        out = np.empty((len(words), k), dtype=np.int64)
+        for first in range(0, len(words), QUERY_CHUNK):
+            chunk = words[first : first + QUERY_CHUNK]
+            best: tuple[np.ndarray, np.ndarray] | None = None
+            for start in range(0, n, ITEM_BLOCK):
+                distances = _block_distances(chunk, self.words[start : start + ITEM_BLOCK])
+                order = np.argsort(distances, axis=1, kind="stable")[:, :k]
+                distances = np.take_along_axis(distances, order, axis=1)
+                ids = order + start
+                if best is not None:  # merge: the earlier blocks' ids first, for ties
+                    distances = np.concatenate([best[0], distances], axis=1)
+                    ids = np.concatenate([best[1], ids], axis=1)
+                    order = np.argsort(distances, axis=1, kind="stable")[:, :k]
+                    distances = np.take_along_axis(distances, order, axis=1)
+                    ids = np.take_along_axis(ids, order, axis=1)
+                best = (distances, ids)
+            assert best is not None  # the index is never empty here
+            out[first : first + len(chunk)] = best[1]
+        return out
+
+
+class _FaissHammingSearch:
+    """FAISS's exact binary index (``IndexBinaryFlat``), completed where ties could cut.
+
+    FAISS orders equal distances its own way, so a query whose candidates all lie at
+    distances up to the k-th (others at that distance may have been left out) is answered
+    by :class:`_HammingSearch` instead; the rest are exact as they come."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        faiss = require("faiss", "index")
+        self.index = faiss.IndexBinaryFlat(8 * codes.shape[1])
+        self.index.add(codes)
+        self.exact = _HammingSearch(codes)
+
+    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
+        n = self.index.ntotal
+        if k >= n:
+            return self.exact.candidates(queries, k)
+        wide = min(n, k + CANDIDATE_MARGIN)
+        distances, ids = self.index.search(queries, wide)  # (m, wide), ascending
+        ids = ids.astype(np.int64, copy=False)
+        # Complete when every item at the k-th distance is surely among the candidates.
+        cut = distances[:, k - 1] < distances[:, -1]
+        out = np.empty((len(queries), k), dtype=np.int64)
+        if cut.any():
+            keys = distances[cut].astype(np.int64) * n + ids[cut]
+            order = np.argsort(keys, axis=1)[:, :k]
+            out[cut] = np.take_along_axis(ids[cut], order, axis=1)
+        if (~cut).any():
+            out[~cut] = self.exact.candidates(queries[~cut], k)
+        return out
+
+
 class LatentIndex(BaseEstimator):
     """Nearest-neighbour search over the codes ``estimator.transform(X)`` of a fitted model.
 
@@ -176,9 +289,13 @@ class LatentIndex(BaseEstimator):
         Any fitted estimator with ``transform`` (:class:`aekit.Autoencoder`,
         :class:`aekit.VAE`, whose codes are the posterior means,
         :class:`aekit.AutoencoderClassifier`). Items and queries go through it.
-    metric : {"l2", "cosine"}, default="l2"
+    metric : {"l2", "cosine", "hamming"}, default="l2"
         ``"l2"``: the Euclidean distance ``||a - b||`` between codes (not squared).
         ``"cosine"``: ``1 - cos(a, b)``, in [0, 2]; a zero code has distance 1 to every code.
+        ``"hamming"``: the number of bits in which two binary codes differ, for semantic
+        hashing: the codes are ``estimator.transform(X, binary=True)``, packed bits (an
+        :class:`aekit.Autoencoder` fitted with ``code_activation="binary"``), searched with
+        FAISS's ``IndexBinaryFlat`` or numpy's popcount; 64-bit codes take 8 bytes an item.
     backend : {"auto", "faiss", "exact"}, default="auto"
         ``"faiss"``: FAISS's exact flat indexes (``pip install "aekit[index]"``); ``"exact"``:
         aekit's own exact search in torch; ``"auto"``: FAISS when it can be imported, else
@@ -188,7 +305,8 @@ class LatentIndex(BaseEstimator):
     Attributes
     ----------
     codes_ : ndarray of shape (n_items, n_codes), float32
-        The stored codes; row ``i`` belongs to id ``i``.
+        The stored codes; row ``i`` belongs to id ``i``. For ``metric="hamming"``, packed
+        bits: uint8 of shape ``(n_items, ceil(latent_dim / 8))``.
     item_ids_ : ndarray of shape (n_items,) or None
         The items' own names (an id column's values, file names) given to ``add``, in the
         order of ``codes_``; ``search`` returns positions, ``item_ids_[ids]`` names them.
@@ -251,7 +369,19 @@ class LatentIndex(BaseEstimator):
         return self.metric, "exact"
 
     def _encode(self, X: Any) -> np.ndarray:
-        """Codes of ``X`` as C-contiguous float32 rows (the estimator validates ``X``)."""
+        """Codes of ``X`` as C-contiguous float32 rows, or packed uint8 bits for the Hamming
+        metric (the estimator validates ``X``)."""
+        if self.metric == "hamming":
+            if not _takes_binary(self.estimator):
+                raise ValueError(
+                    f"metric='hamming' needs binary codes, from an estimator whose transform "
+                    f"takes binary=True (an Autoencoder with code_activation='binary'); "
+                    f"{type(self.estimator).__name__}'s does not"
+                )
+            bits = np.asarray(self.estimator.transform(X, binary=True))
+            if bits.ndim != 2 or bits.dtype != np.uint8:
+                raise ValueError("the estimator gave binary codes that are not packed uint8 rows")
+            return np.ascontiguousarray(bits)
         codes = np.asarray(self.estimator.transform(X))
         if codes.ndim != 2:
             raise ValueError(
@@ -266,7 +396,7 @@ class LatentIndex(BaseEstimator):
         """Codes in the form the search structure compares: unit rows for cosine."""
         return _normalize(codes) if self.metric_ == "cosine" else codes
 
-    def _structure(self) -> _ExactSearch | _FaissSearch:
+    def _structure(self) -> _ExactSearch | _FaissSearch | _HammingSearch | _FaissHammingSearch:
         """The search structure for the current parameters, rebuilt when they have changed
         (through ``set_params``) since it was built."""
         metric, backend = self._check_params()
@@ -274,7 +404,10 @@ class LatentIndex(BaseEstimator):
         if built is None or (metric, backend) != (self.metric_, self.backend_):
             vectors = _normalize(self.codes_) if metric == "cosine" else self.codes_
             # Built before any attribute changes, so a failure leaves no half-set state.
-            built = (_FaissSearch if backend == "faiss" else _ExactSearch)(vectors, metric)
+            if metric == "hamming":
+                built = (_FaissHammingSearch if backend == "faiss" else _HammingSearch)(vectors)
+            else:
+                built = (_FaissSearch if backend == "faiss" else _ExactSearch)(vectors, metric)
             self._search, self._vectors = built, vectors
             self.metric_, self.backend_ = metric, backend
         return built
@@ -345,8 +478,9 @@ class LatentIndex(BaseEstimator):
         Returns
         -------
         distances : ndarray of shape (n_queries, k), float32
-            Euclidean distances (``metric="l2"``) or ``1 - cosine similarity``
-            (``metric="cosine"``), ascending along each row.
+            Euclidean distances (``metric="l2"``), ``1 - cosine similarity``
+            (``metric="cosine"``) or numbers of differing bits (``metric="hamming"``, whole
+            numbers), ascending along each row.
         ids : ndarray of shape (n_queries, k), int64
             The ids of the neighbours (their position in the order of ``add``).
         """
@@ -372,6 +506,14 @@ class LatentIndex(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Distances of the candidates computed directly in float64, then rows sorted by
         (distance, id): the same numbers and order whichever backend found the candidates."""
+        if self.metric_ == "hamming":
+            differ = np.bitwise_xor(queries[:, None, :], self._vectors[ids])  # (m, k, B)
+            counts = _BYTE_BITS[differ].sum(-1, dtype=np.int64)  # (m, k)
+            order = np.lexsort((ids, counts), axis=-1)
+            return (
+                np.take_along_axis(counts, order, axis=1).astype(np.float32),
+                np.take_along_axis(ids, order, axis=1),
+            )
         distances = np.empty(ids.shape, dtype=np.float64)
         # Rows per step such that the gathered (rows, k, d) codes stay near 16M numbers.
         chunk = max(1, QUERY_CHUNK * ITEM_BLOCK // (ids.shape[1] * queries.shape[1]))
@@ -484,7 +626,7 @@ class LatentIndex(BaseEstimator):
 
         path = _readable_index(Path(path))
         meta = read_index_meta(path)
-        codes = _read_codes(path / CODES, meta["count"], meta["dim"])
+        codes = _read_codes(path / CODES, meta["count"], meta["dim"], meta["metric"] == "hamming")
         # Indexes saved before the checksum was recorded load without the check.
         recorded = meta.get("codes_sha256")
         if recorded is not None and recorded != _codes_sha256(codes):
@@ -507,10 +649,19 @@ class LatentIndex(BaseEstimator):
         return index
 
 
+def _takes_binary(estimator: Any) -> bool:
+    try:
+        return "binary" in inspect.signature(estimator.transform).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _codes_sha256(codes: np.ndarray) -> str:
-    """SHA-256 of the codes' values (little-endian float32, row-major): detects damage to
-    ``codes.npy`` that its header and size checks cannot see."""
-    return hashlib.sha256(np.ascontiguousarray(codes, dtype="<f4").tobytes()).hexdigest()
+    """SHA-256 of the codes' values (little-endian float32, or the packed bytes of binary
+    codes, row-major): detects damage to ``codes.npy`` that its header and size checks
+    cannot see."""
+    dtype = np.uint8 if codes.dtype == np.uint8 else np.dtype("<f4")
+    return hashlib.sha256(np.ascontiguousarray(codes, dtype=dtype).tobytes()).hexdigest()
 
 
 def _readable_index(path: Path) -> Path:
@@ -549,10 +700,12 @@ def read_index_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def _read_codes(file: Path, count: int, dim: int) -> np.ndarray:
-    """The ``(count, dim)`` float32 codes of ``codes.npy``, refused from its header (dtype,
-    shape, file size) before any data is read; finite values only."""
-    expected = f"{INDEX_JSON} announces {count} finite float32 codes of size {dim}"
+def _read_codes(file: Path, count: int, dim: int, bits: bool = False) -> np.ndarray:
+    """The ``(count, dim)`` float32 codes of ``codes.npy`` (uint8 bytes of packed bits with
+    ``bits``), refused from its header (dtype, shape, file size) before any data is read;
+    finite values only."""
+    want = np.dtype(np.uint8) if bits else np.dtype(np.float32)
+    expected = f"{INDEX_JSON} announces {count} finite {want} codes of size {dim}"
     try:
         f = open_regular(file, "codes")
     except FileNotFoundError:
@@ -562,7 +715,7 @@ def _read_codes(file: Path, count: int, dim: int) -> np.ndarray:
     with f:
         size = os.fstat(f.fileno()).st_size
         shape, fortran, dtype = read_npy_header(f, file)  # refuses Python objects
-        if not same_kind(dtype, np.dtype(np.float32)) or shape != (count, dim):
+        if not same_kind(dtype, want) or shape != (count, dim):
             raise ValueError(f"{file} holds {dtype} codes of shape {shape}, but {expected}")
         data_bytes = count * dim * dtype.itemsize
         if size != f.tell() + data_bytes:
@@ -571,9 +724,9 @@ def _read_codes(file: Path, count: int, dim: int) -> np.ndarray:
                 f"{f.tell() + data_bytes}"
             )
         codes = read_array(f, shape, fortran, dtype, file)
-    if not np.isfinite(codes).all():
+    if not bits and not np.isfinite(codes).all():
         raise ValueError(f"{file} holds non-finite codes (NaN or inf), but {expected}")
-    return np.ascontiguousarray(codes, dtype=np.float32)
+    return np.ascontiguousarray(codes, dtype=want)
 
 
 def _item_ids(ids: Any, n: int) -> np.ndarray:
