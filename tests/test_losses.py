@@ -47,4 +47,7 @@ def test_resolve_loss():
         resolve_loss("bce", "linear")
     with pytest.raises(ValueError, match="unknown loss"):
         resolve_loss("hinge", "linear")
-    assert set(LOSSES) == {"mse", "bce"}
+    assert set(LOSSES) == {"mse", "bce", "multinomial"}
+    assert resolve_loss("multinomial", "softmax") == "multinomial"
+    with pytest.raises(ValueError, match="needs a softmax output"):
+        resolve_loss("multinomial", "sigmoid")

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from aekit._validation import is_number
+
 # Documents a word must occur in to be a feature (1 when there are fewer than MIN_DF_FROM).
 MIN_DF = 2
 MIN_DF_FROM = 10
@@ -140,7 +142,7 @@ class TextFeatures:
             raise bad("vocabulary repeats a word")
         if not isinstance(idf, list) or len(idf) != len(words):
             raise bad("idf must hold one number per word")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in idf):
+        if not all(is_number(v) for v in idf):
             raise bad("idf must hold numbers")
         values = np.asarray(idf, dtype=np.float64)
         if not (np.isfinite(values).all() and (values >= 1.0).all()):

@@ -13,7 +13,17 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from aekit._repr import result_repr
-from aekit._validation import Boolean, Constraint, Integer, Options, OrNone, Real, Widths
+from aekit._validation import (
+    Boolean,
+    Constraint,
+    Integer,
+    Options,
+    OrNone,
+    Real,
+    Widths,
+    is_int,
+    is_number,
+)
 from aekit.estimators.base import (
     TRAINING_CONSTRAINTS,
     TorchEstimator,
@@ -132,7 +142,7 @@ def _ids(values: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype.kind == "O":
         if all(isinstance(v, str) for v in values):
             values = values.astype(str)
-        elif all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        elif all(is_int(v) for v in values):
             values = values.astype(np.int64)
     kind = values.dtype.kind
     if kind == "f" and np.isfinite(values).all() and (values == np.round(values)).all():
@@ -155,8 +165,7 @@ def _ids(values: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
 def _ratings_of(values: Any) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind == "O":
-        if not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-                   for v in values):  # fmt: skip
+        if not all(is_number(v) for v in values):
             raise ValueError("the ratings hold missing or non-numeric values")
         values = values.astype(np.float64)
     if values.dtype.kind not in "iuf":
@@ -882,7 +891,7 @@ class AutoRec(TorchEstimator):
             first; items are ranked by the unclipped prediction, ties by item id.
         """
         check_is_fitted(self, "module_")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        if not is_int(k) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if not isinstance(exclude_seen, (bool, np.bool_)):
             raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}")
