@@ -449,11 +449,13 @@ def read_data(args: argparse.Namespace, model: Any = None, stream: bool = False)
     from aekit.datasets.open import open_source, source_kind
 
     source = args.data
-    features = getattr(model, "text_", None)
-    if features is not None or getattr(args, "text", False):
-        return _read_documents(args, features)
     schema = getattr(model, "table_", None)
     given = [d for _, d, _ in TABLE_OPTIONS + FORMAT_OPTIONS if getattr(args, d, None) is not None]
+    features = getattr(model, "text_", None)
+    if features is not None or getattr(args, "text", False):
+        if given:
+            raise ValueError("the table options do not apply to documents (DATA read as text)")
+        return _read_documents(args, features)
     path = Path(source)
     is_table = source not in BUILTIN and path.suffix.lower() in TABLE_SUFFIXES
     kind = None if source in BUILTIN else source_kind(source)
@@ -525,9 +527,6 @@ def _read_documents(args: argparse.Namespace, features: Any) -> Data:
     vocabulary, or learnt from DATA when there is no model yet (``aekit train --text``)."""
     from aekit.datasets.text import TextFeatures, read_texts
 
-    given = [d for _, d, _ in TABLE_OPTIONS + FORMAT_OPTIONS if getattr(args, d, None) is not None]
-    if given:
-        raise ValueError("the table options do not apply to documents (DATA read as text)")
     docs = read_texts(args.data)
     if features is None:
         features, X = TextFeatures.fit(docs)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from aekit._lazy import LazyArray, is_lazy
 from aekit._text import plural
@@ -119,8 +120,6 @@ class SparseRows:
     """
 
     def __init__(self, X: Any) -> None:
-        import scipy.sparse
-
         matrix = scipy.sparse.csr_matrix(X)  # CSC, COO, ... -> CSR: rows are then cheap
         if matrix.dtype.kind not in "biuf":
             raise ValueError(f"X is a sparse matrix of {matrix.dtype} values, not numbers")
@@ -163,8 +162,6 @@ class SparseRows:
 def as_lazy_sparse(X: Any) -> Any:
     """``X`` as a :class:`SparseRows` source when it is a scipy sparse matrix or array, else
     ``X`` as it is."""
-    import scipy.sparse
-
     return SparseRows(X) if scipy.sparse.issparse(X) else X
 
 

@@ -334,11 +334,13 @@ class RatingRows:
         self, order: torch.Tensor | None, batch_size: int, start: int = 0
     ) -> Iterator[list[torch.Tensor]]:
         n = len(self) if order is None else len(order)
+        # The rows are gathered on the host: the order comes over once an epoch, not per batch.
+        host_order = None if order is None else order.cpu()
         for first in range(start * batch_size, n, batch_size):
-            if order is None:
+            if host_order is None:
                 rows = self.rows[first : first + batch_size]
             else:
-                rows = self.rows[order[first : first + batch_size].cpu()]
+                rows = self.rows[host_order[first : first + batch_size]]
             values, mask = self.inputs.dense(rows, self.device)
             if self.targets is None:
                 yield [values, mask]
