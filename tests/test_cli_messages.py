@@ -396,6 +396,32 @@ print(status, "verified" in out.getvalue(), sorted(m for m in {HEAVY!r} if m in 
     assert "SHA-256 differs" in capsys.readouterr().err
 
 
+def test_a_reader_that_leaves_is_not_an_error(tmp_path) -> None:
+    # `aekit ... | head`: the pipe closes under aekit's writes. The shell's status for a
+    # program stopped by the pipe, and nothing on stderr (no one-line error, no traceback).
+    code = f"""
+import sys
+import aekit.cli
+class Closed:
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+    def flush(self):
+        pass
+    def fileno(self):
+        return 1
+sys.stdout = Closed()
+status = aekit.cli.main(["info", {str(tmp_path / "absent.csv")!r}])
+open({str(tmp_path / "status")!r}, "w").write(str(status))
+"""
+    (tmp_path / "absent.csv").write_text("a,b\n1,2\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    assert (tmp_path / "status").read_text() == "141"
+
+
 def test_the_public_names_load_on_first_use() -> None:
     code = f"""
 import sys

@@ -49,6 +49,13 @@ def test_train_reads_a_ratings_table_and_maps_the_flags(model: Path) -> None:
     assert fitted.item_ids_.min() == 100 and len(fitted.user_ids_) == 30
 
 
+def test_info_names_the_loss_of_an_autorec_model(model: Path, capsys) -> None:
+    rc, out, err = run_cli(["info", model], capsys)
+    assert rc == 0, err
+    assert out.startswith("AutoRec ")
+    assert "loss squared error over the observed ratings" in out
+
+
 def test_recommend_prints_the_top_k(model: Path, capsys) -> None:
     rc, out, err = run_cli(["recommend", model, "--user", "3", "-k", "4"], capsys)
     assert rc == 0, err

@@ -9,6 +9,7 @@ variable ``AEKIT_DEBUG=1`` to see the Python traceback behind an error instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import logging
@@ -170,7 +171,8 @@ def _out_of_memory(verb: str, exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 1 error, 130 interrupted).
+    """Run the command line; returns the exit status (0 success, 1 error, 130 interrupted,
+    141 when the reader of its output left, as `| head` does).
 
     A usage mistake (unknown flag, missing argument) exits with status 2 through
     ``SystemExit``, after one line on stderr. ``AEKIT_DEBUG=1`` in the environment re-raises
@@ -191,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(prefix + "interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout left (`aekit info MODEL --json | head`): not an error of
+        # aekit's. Later writes, and the flush at exit, go nowhere instead of failing again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what the shell reports for a program the pipe stopped
     except Exception as exc:
         if debug:
             raise

@@ -185,6 +185,8 @@ _QUICK_STATE = {
     # A classifier's loss (cross-entropy) is told by its classes: without them the quick
     # summary said no loss where the full one said "cross-entropy".
     "classes_": ListOf(Scalar(), min_len=1, max_len=MAX_CONFIG_BYTES),
+    # AutoRec's loss (squared error over the observed ratings) is told by its rating range.
+    "rating_range_": ListOf(Number(), min_len=2, max_len=2),
 }
 
 

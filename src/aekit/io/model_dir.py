@@ -741,7 +741,8 @@ def loss_name(state: Mapping[str, Any]) -> str | None:
     Parameters
     ----------
     state : mapping
-        Fitted attributes by name (``loss_``, ``likelihood_``, ``trim_``, ``classes_``).
+        Fitted attributes by name (``loss_``, ``likelihood_``, ``trim_``, ``classes_``,
+        ``rating_range_``).
 
     Returns
     -------
@@ -764,4 +765,6 @@ def loss_name(state: Mapping[str, Any]) -> str | None:
         return f"squared error, worst {state['trim_']:.3g} of each batch left out"
     if state.get("classes_") is not None and not state.get("loss_"):
         return "cross-entropy"
+    if state.get("rating_range_") is not None:  # AutoRec: the ratings, not the zeros
+        return "squared error over the observed ratings"
     return state.get("loss_")
