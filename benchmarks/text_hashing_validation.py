@@ -28,6 +28,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "default": {},
     "wd1e-4": {"weight_decay": 1e-4},
     "h1000-500-250": {"hidden": (1000, 500, 250)},
+    "wd1e-4-bs32": {"weight_decay": 1e-4, "batch_size": 32},
+    "wd1e-4-bs64": {"weight_decay": 1e-4, "batch_size": 64},
 }
 SPLIT_SEED = 123
 

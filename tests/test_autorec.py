@@ -274,6 +274,28 @@ def test_read_ratings_reads_types_and_refuses_ragged_lines(tmp_path) -> None:
         read_ratings(path)
 
 
+def test_read_ratings_in_chunks_agrees_with_one_chunk(tmp_path, monkeypatch) -> None:
+    # Two rows a chunk: a column of integers in one chunk and numbers in another is float;
+    # one with text in a later chunk is text as written ("007", not 7); line numbers count
+    # the header and blank lines.
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\n007,1,4\n8,2,5\n\nx9,3,3.5\n10,4,2\n")
+    whole = read_ratings(path)
+    monkeypatch.setattr("aekit.estimators.autorec.CHUNK_ROWS", 2)
+    chunked = read_ratings(path)
+    for columns in (whole, chunked):
+        assert columns["user"].tolist() == ["007", "8", "x9", "10"]
+        assert columns["item"].dtype == np.int64 and columns["item"].tolist() == [1, 2, 3, 4]
+        assert columns["rating"].dtype == np.float64
+        assert columns["rating"].tolist() == [4.0, 5.0, 3.5, 2.0]
+    path.write_text("user,item,rating\n1,1,4\n2,2,5\n\n3,3,3.5\n4,4\n")
+    with pytest.raises(ValueError, match=r"r\.csv, line 6: 2 fields, the header has 3$"):
+        read_ratings(path)
+    path.write_text("user,item,rating\n\n")
+    with pytest.raises(ValueError, match="holds no ratings, only a header"):
+        read_ratings(path)
+
+
 # ------------------------------------------------------------------------ MovieLens
 @pytest.mark.slow
 def test_movielens_autorec_beats_the_biases() -> None:
