@@ -30,6 +30,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "h1000-500-250": {"hidden": (1000, 500, 250)},
     "wd1e-4-bs32": {"weight_decay": 1e-4, "batch_size": 32},
     "wd1e-4-bs64": {"weight_decay": 1e-4, "batch_size": 64},
+    "wd1e-4-plateau": {"weight_decay": 1e-4, "lr_schedule": "plateau"},
 }
 SPLIT_SEED = 123
 
