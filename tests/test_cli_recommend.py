@@ -54,6 +54,7 @@ def test_info_names_the_loss_of_an_autorec_model(model: Path, capsys) -> None:
     assert rc == 0, err
     assert out.startswith("AutoRec ")
     assert "loss squared error over the observed ratings" in out
+    assert "; the mean of two networks of 16 hidden units\n" in out  # FLAGS: --hidden 16
 
 
 def test_recommend_prints_the_top_k(model: Path, capsys) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aekit._text import plural
+from aekit._validation import is_int
 from aekit.cli._common import finish_parser, verb_parser
 
 
@@ -144,6 +145,15 @@ def run(args: argparse.Namespace) -> int:
         line = layers(info["kind"], module)
     except (KeyError, TypeError, ValueError):  # unchecked fields (without --check)
         line = "? (run with --check to see what is wrong)"
+    hidden = info["params"].get("hidden")
+    if (
+        info["estimator"] == "AutoRec"
+        and isinstance(hidden, list)
+        and len(hidden) == 1
+        and is_int(hidden[0])
+        and module.get("latent_dim") == 2 * hidden[0]
+    ):  # fit averaged an early-stopped network and one refitted on every rating, folded in one
+        line += f"; the mean of two networks of {hidden[0]} hidden units"
     print(f"  layers     {line}")
     print(f"  size       {info['n_parameters']:,} parameters; loss {info['loss']}")
     print("  module     " + ", ".join(f"{k}={_value(v)}" for k, v in module.items()))
