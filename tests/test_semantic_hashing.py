@@ -144,6 +144,61 @@ def test_a_hamming_index_saves_and_loads(
         LatentIndex.load(path)
 
 
+@pytest.mark.skipif(not HAVE_FAISS, reason="multi-index hashing is FAISS's")
+def test_multi_index_hashing_finds_near_codes_and_falls_back_to_exact() -> None:
+    from aekit.tasks.retrieval import _FaissMultiHashSearch, _HammingSearch
+
+    rng = np.random.default_rng(0)
+    # 20,000 64-bit codes around 200 centres (up to 3 bits flipped); queries 2 bits from a
+    # centre, so their 10 nearest lie within 5 bits: inside the radius multi-index hashing
+    # covers for 64 bits (4 tables of 16 bits, 1 flip each: every code within 7 bits).
+    centres = rng.integers(0, 2, (200, 64))
+
+    def near(rows: np.ndarray, flips: int) -> np.ndarray:
+        bits = centres[rows].copy()
+        for row in bits:
+            row[rng.choice(64, size=flips, replace=False)] ^= 1
+        return np.packbits(bits, axis=1)
+
+    codes = np.concatenate([near(rng.integers(0, 200, 5000), f) for f in range(4)])
+    queries = near(rng.integers(0, 200, 50), 2)
+    mih, exact = _FaissMultiHashSearch(codes), _HammingSearch(codes)
+    found, want = mih.candidates(queries, 10), exact.candidates(queries, 10)
+    distance = hamming_distances(queries, codes)
+    np.testing.assert_array_equal(  # the same distances (ties may pick other codes)
+        np.sort(np.take_along_axis(distance, found, 1), 1),
+        np.take_along_axis(distance, want, 1),
+    )
+    assert np.take_along_axis(distance, want, 1).max() <= 5
+    # Codes of at most 3 set bits and a query of 64: every substring differs by 13 bits or
+    # more, so hashing finds nothing and the exact search answers.
+    light = np.packbits(np.eye(64, dtype=np.uint8)[rng.integers(0, 64, (500, 3))].max(1), axis=1)
+    full = np.full((1, 8), 255, dtype=np.uint8)
+    _, probed = _FaissMultiHashSearch(light).index.search(full, 5)
+    assert (probed < 0).all()
+    np.testing.assert_array_equal(
+        _FaissMultiHashSearch(light).candidates(full, 5), _HammingSearch(light).candidates(full, 5)
+    )
+
+
+@pytest.mark.skipif(not HAVE_FAISS, reason="multi-index hashing is FAISS's")
+def test_the_mih_backend_is_for_binary_codes_and_is_saved(
+    hashed: tuple[Autoencoder, np.ndarray], tmp_path: Path
+) -> None:
+    ae, X = hashed
+    index = LatentIndex(ae, metric="hamming", backend="mih").add(X[:300])
+    # 8-bit codes: one table of all 8 bits, so the candidates are every code within 1 bit
+    # and the distances are the exact search's.
+    exact = LatentIndex(ae, metric="hamming", backend="exact").add(X[:300])
+    for k in (1, 20, 300):
+        np.testing.assert_array_equal(index.search(X[300:], k)[0], exact.search(X[300:], k)[0])
+    again = LatentIndex.load(index.save(tmp_path / "ix"))
+    assert again.backend == again.backend_ == "mih"
+    plain = Autoencoder(latent_dim=4, **FAST).fit(X)
+    with pytest.raises(ValueError, match=r"^backend='mih' \(multi-index hashing\) searches binary"):
+        LatentIndex(plain, metric="cosine", backend="mih").add(X)
+
+
 def test_hamming_needs_an_estimator_that_gives_bits() -> None:
     X = np.random.default_rng(0).random((60, 6))
     y = np.arange(60) % 2
@@ -213,6 +268,13 @@ def test_cli_hashes_documents_and_searches_them(
     hits = [labels[int(r["id"])] == qlabels[int(r["query"])] for r in rows]
     # Three topics with disjoint words: the neighbours share the query's topic (chance 1/3).
     assert np.mean(hits) > 0.9
+    if HAVE_FAISS:  # the search through multi-index hashing finds neighbours as near
+        assert main(["search", f"{d}/ix", f"{d}/q.txt", "-k", "5", "--backend", "mih",
+                     "--out", f"{d}/mih.csv"]) == 0  # fmt: skip
+        assert "backend mih" in capsys.readouterr().out
+        with open(f"{d}/mih.csv", newline="") as f:
+            again = list(csv.DictReader(f))
+        assert [r["distance"] for r in again] == [r["distance"] for r in rows]
     assert main(["info", f"{d}/m"]) == 0
 
 

@@ -15,7 +15,7 @@ from aekit.cli._common import Output, finish_parser, model_and_data, model_parse
 # aekit.tasks.retrieval's METRICS and BACKENDS, spelled out because that module imports torch,
 # which --help does without (tests/test_cli_messages.py checks they agree).
 METRICS = ("l2", "cosine", "hamming")
-BACKENDS = ("auto", "faiss", "exact")
+BACKENDS = ("auto", "faiss", "exact", "mih")
 # index and search run the model of an index.
 INDEX_DEVICE_HELP = "where to run the model (default: the model's setting)"
 
@@ -41,7 +41,8 @@ def add_parser(subparsers: Any) -> None:
         choices=BACKENDS,
         default="auto",
         help="faiss (pip install 'aekit[index]'), exact (no extra), or auto (faiss when "
-        "installed); both are exact and give the same results",
+        "installed): these are exact and give the same results; mih (with faiss and "
+        "--metric hamming): multi-index hashing, approximate and fast on millions of codes",
     )
     finish_parser(parser, run, INDEX_DEVICE_HELP)
 

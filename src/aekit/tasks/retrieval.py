@@ -1,7 +1,7 @@
 """Similar-item search over the codes of a fitted autoencoder: :class:`LatentIndex`.
 
 Items are encoded once by ``estimator.transform`` and their codes kept; a query is encoded by
-the same estimator and compared with every stored code. Both backends are exact:
+the same estimator and compared with every stored code. Two backends are exact:
 
 - ``"faiss"``: FAISS's flat indexes (``IndexFlatL2``, and ``IndexFlatIP`` on unit-length codes
   for the cosine metric; ``IndexBinaryFlat`` for the Hamming metric), the optional dependency
@@ -10,6 +10,11 @@ the same estimator and compared with every stored code. Both backends are exact:
   queries against blocks of codes through ``||a - b||^2 = ||a||^2 - 2 a.b + ||b||^2`` (one
   matrix product per block) and keeps a running ``k`` best of each query; for the Hamming
   metric, numpy's XOR and popcount over packed bits, blocked the same way.
+
+The third, ``"mih"``, is approximate, for large collections of binary codes: FAISS's
+multi-index hashing (``IndexBinaryMultiHash``; Norouzi, Punjani & Fleet, CVPR 2012) compares a
+query only with the codes that share one of its 16-bit substrings up to one flipped bit, and
+falls back to the exact search for a query with fewer candidates than asked for.
 
 Whatever finds the candidates, the distances returned are recomputed directly from the codes
 (``sqrt(sum((a - b)^2))`` or ``1 - cos(a, b)``, in float64), so both backends report the same
@@ -55,7 +60,14 @@ from aekit.io.atomic import atomic_directory, check_replaceable, recover_directo
 from aekit.io.model_dir import is_model_dir, read_format_json
 
 METRICS = ("l2", "cosine", "hamming")
-BACKENDS = ("auto", "faiss", "exact")
+BACKENDS = ("auto", "faiss", "exact", "mih")
+# Multi-index hashing ("mih"): the codes are cut into substrings of about MIH_BITS bits, one
+# hash table each (2**16 buckets: at a million codes or more most are filled, as Norouzi et al.
+# advise substrings of about log2(n) bits), and a query probes its own buckets and those MIH_FLIPS
+# bit flips away. With m substrings every code within m * (MIH_FLIPS + 1) - 1 differing bits is
+# found (one substring at least differs by at most MIH_FLIPS bits); farther ones may be missed.
+MIH_BITS = 16
+MIH_FLIPS = 1
 
 FORMAT = "aekit-index"
 FORMAT_VERSION = 1
@@ -275,13 +287,51 @@ class _FaissHammingSearch:
         return out
 
 
+class _FaissMultiHashSearch:
+    """FAISS's multi-index hashing (``IndexBinaryMultiHash``): approximate, for many codes.
+
+    A query's candidates are the codes that match one of its substrings within ``MIH_FLIPS``
+    flipped bits, ranked by their whole Hamming distance; a search costs about its candidates,
+    not the collection. A query with fewer than ``k`` candidates is answered by
+    :class:`_HammingSearch`, so every answer has ``k`` items."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        faiss = require("faiss", "index")
+        bits = 8 * codes.shape[1]
+        tables = max(1, bits // MIH_BITS)
+        self.index = faiss.IndexBinaryMultiHash(bits, tables, bits // tables)
+        self.index.nflip = MIH_FLIPS
+        self.index.add(codes)
+        self.exact = _HammingSearch(codes)
+
+    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
+        if k >= self.index.ntotal:
+            return self.exact.candidates(queries, k)
+        _, ids = self.index.search(queries, k)  # (m, k), -1 past the candidates found
+        ids = ids.astype(np.int64)
+        short = (ids < 0).any(axis=1)
+        if short.any():
+            ids[short] = self.exact.candidates(queries[short], k)
+        return ids
+
+
+# The search structure of binary codes for each backend in use.
+HAMMING_SEARCHES: dict[str, Any] = {
+    "exact": _HammingSearch,
+    "faiss": _FaissHammingSearch,
+    "mih": _FaissMultiHashSearch,
+}
+
+
 class LatentIndex(BaseEstimator):
     """Nearest-neighbour search over the codes ``estimator.transform(X)`` of a fitted model.
 
     ``add(X)`` encodes items and stores their codes under consecutive ids 0, 1, 2, ... in the
     order added; ``search(X, k)`` encodes queries and returns the ``k`` stored items nearest
-    to each. Search is exact with both backends: every stored code is compared (10,000
-    queries against 60,000 codes of size 32 take a few seconds on two CPU cores).
+    to each. Search is exact with the ``"faiss"`` and ``"exact"`` backends: every stored code
+    is compared (10,000 queries against 60,000 codes of size 32 take a few seconds on two CPU
+    cores). For millions of binary codes, ``backend="mih"`` compares only codes near each
+    query and may miss some of its true neighbours.
 
     Parameters
     ----------
@@ -296,11 +346,16 @@ class LatentIndex(BaseEstimator):
         hashing: the codes are ``estimator.transform(X, binary=True)``, packed bits (an
         :class:`aekit.Autoencoder` fitted with ``code_activation="binary"``), searched with
         FAISS's ``IndexBinaryFlat`` or numpy's popcount; 64-bit codes take 8 bytes an item.
-    backend : {"auto", "faiss", "exact"}, default="auto"
+    backend : {"auto", "faiss", "exact", "mih"}, default="auto"
         ``"faiss"``: FAISS's exact flat indexes (``pip install "aekit[index]"``); ``"exact"``:
         aekit's own exact search in torch; ``"auto"``: FAISS when it can be imported, else
-        ``"exact"``. Both return the same neighbours (up to ties between equal distances)
-        with the same distances.
+        ``"exact"``. These return the same neighbours (up to ties between equal distances)
+        with the same distances. ``"mih"`` (``metric="hamming"`` only, with FAISS):
+        multi-index hashing, approximate: the codes are cut into 16-bit substrings and a query
+        is compared only with codes that match one of its substrings up to one flipped bit
+        (every code within ``2 * (bits // 16) - 1`` differing bits is found; 1 for codes of
+        fewer than 32 bits); a query with fewer such codes than ``k`` is answered exactly.
+        Returned distances are always exact.
 
     Attributes
     ----------
@@ -314,7 +369,7 @@ class LatentIndex(BaseEstimator):
     metric_ : str
         The metric the search structure was built for.
     backend_ : str
-        The backend in use, ``"faiss"`` or ``"exact"``.
+        The backend in use, ``"faiss"``, ``"exact"`` or ``"mih"``.
     ntotal : int
         The number of stored items, also ``len(index)`` (0 before the first ``add``).
 
@@ -361,6 +416,14 @@ class LatentIndex(BaseEstimator):
                 f"{type(self.estimator).__name__} has none"
             )
         check_is_fitted(self.estimator)
+        if self.backend == "mih":
+            if self.metric != "hamming":
+                raise ValueError(
+                    "backend='mih' (multi-index hashing) searches binary codes: use "
+                    f"metric='hamming', or another backend for metric={self.metric!r}"
+                )
+            require("faiss", "index")
+            return self.metric, "mih"
         if self.backend == "faiss":
             require("faiss", "index")  # the missing extra is reported now, not at search
             return self.metric, "faiss"
@@ -396,7 +459,9 @@ class LatentIndex(BaseEstimator):
         """Codes in the form the search structure compares: unit rows for cosine."""
         return _normalize(codes) if self.metric_ == "cosine" else codes
 
-    def _structure(self) -> _ExactSearch | _FaissSearch | _HammingSearch | _FaissHammingSearch:
+    def _structure(
+        self,
+    ) -> _ExactSearch | _FaissSearch | _HammingSearch | _FaissHammingSearch | _FaissMultiHashSearch:
         """The search structure for the current parameters, rebuilt when they have changed
         (through ``set_params``) since it was built."""
         metric, backend = self._check_params()
@@ -405,7 +470,7 @@ class LatentIndex(BaseEstimator):
             vectors = _normalize(self.codes_) if metric == "cosine" else self.codes_
             # Built before any attribute changes, so a failure leaves no half-set state.
             if metric == "hamming":
-                built = (_FaissHammingSearch if backend == "faiss" else _HammingSearch)(vectors)
+                built = HAMMING_SEARCHES[backend](vectors)
             else:
                 built = (_FaissSearch if backend == "faiss" else _ExactSearch)(vectors, metric)
             self._search, self._vectors = built, vectors
@@ -596,7 +661,7 @@ class LatentIndex(BaseEstimator):
         ----------
         path : str or Path
             The index directory.
-        backend : {"auto", "faiss", "exact"}, optional
+        backend : {"auto", "faiss", "exact", "mih"}, optional
             Overrides the saved ``backend`` parameter.
         device : str, optional
             Where to put the estimator's module (see :func:`aekit.load`).
@@ -696,7 +761,7 @@ def read_index_meta(path: str | Path) -> dict[str, Any]:
             f"{meta_file} is damaged: unknown metric {short(repr(meta.get('metric')))}"
         )
     if meta.get("backend") not in BACKENDS:
-        meta["backend"] = "auto"  # only a preference; any backend gives the same results
+        meta["backend"] = "auto"  # a later aekit's backend: the exact search answers
     return meta
 
 
