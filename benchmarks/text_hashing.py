@@ -71,6 +71,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from threadpoolctl import threadpool_limits
 
 import aekit
+from retrieval_mnist import timed  # best of n wall times, one definition (run from benchmarks/)
 
 # aekit's settings beyond its defaults, for every code length: the document loss, which is
 # what makes the autoencoder a model of texts (binary cross-entropy on TF-IDF rows learns
@@ -226,17 +227,6 @@ def aekit_ready() -> str | None:
     except (ValueError, TypeError) as exc:
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
     return None
-
-
-def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[Any, float]:
-    """The result of ``fn()`` and its best wall time over ``repeat`` runs (the machine may be
-    shared, and the best run is the least disturbed)."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return result, best
 
 
 # --------------------------------------------------------------------------- output

@@ -24,7 +24,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from aekit._lazy import LazyArray, is_lazy
 from aekit._text import plural
-from aekit._validation import Boolean, Bytes, Constraint, Integer, Options, OrNone, Real, Widths
+from aekit._validation import (
+    Boolean,
+    Bytes,
+    Constraint,
+    Integer,
+    Options,
+    OrNone,
+    Real,
+    Widths,
+    check_value,
+)
 from aekit.data import FeatureStats, check_dense, check_samples, input_dtype
 from aekit.data.scaling import SCALINGS
 from aekit.estimators._architectures import Network
@@ -305,9 +315,7 @@ class BaseAutoencoder(TransformerMixin, TorchEstimator):
         ((3, 2), dtype('uint8'))
         """
         X, _ = self._validate(X, reset=False)
-        if binary is not False and binary is not True:
-            raise ValueError(f"binary must be True or False, got {binary!r}")
-        if not binary:
+        if not check_value("binary", binary, Boolean()):
             return self._infer(self.module_.encode, X)
         middle = self._bit_threshold()
         codes = self._infer(self.module_.encode, X)

@@ -124,14 +124,8 @@ class SparseRows:
         if matrix.dtype.kind not in "biuf":
             raise ValueError(f"X is a sparse matrix of {matrix.dtype} values, not numbers")
         if matrix.nnz and not np.isfinite(matrix.data).all():
-            row = (
-                int(
-                    np.searchsorted(
-                        matrix.indptr, np.flatnonzero(~np.isfinite(matrix.data))[0], "right"
-                    )
-                )
-                - 1
-            )
+            bad = np.flatnonzero(~np.isfinite(matrix.data))[0]  # its position in data
+            row = int(np.searchsorted(matrix.indptr, bad, "right")) - 1
             raise ValueError(
                 f"X holds NaN (a missing value) or an infinity in row {row} (counting from 0): "
                 "fill or drop it first"

@@ -21,6 +21,7 @@ from aekit._validation import (
     OrNone,
     Real,
     Widths,
+    check_value,
     is_int,
     is_number,
 )
@@ -930,8 +931,7 @@ class AutoRec(TorchEstimator):
         check_is_fitted(self, "module_")
         if not is_int(k) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        if not isinstance(exclude_seen, (bool, np.bool_)):
-            raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}")
+        check_value("exclude_seen", exclude_seen, Boolean())
         code = int(self._codes(self.user_ids_, [user], "user")[0])
         scores = self.global_mean_ + self.item_bias_  # (n_items,)
         if code >= 0 and self.kind == "item":
