@@ -233,7 +233,15 @@ def test_validation_batches_score_the_held_out_ratings() -> None:
         ({"user": [1, 2], "item": [2, 2], "rating": ["4", "bad"]}, "must be numbers"),
         ({"user": [1, 2], "item": [2, 2], "rating": [4.0, np.nan]}, "NaN or infinite"),
         ({"user": [], "item": [], "rating": []}, "is empty"),
-        ({"user": [1, 1], "item": [2, 2], "rating": [4.0, 3.0]}, "more than once"),
+        (
+            {"user": [1, 1], "item": [2, 2], "rating": [4.0, 3.0]},
+            "^user 1 rated item 2 more than once",
+        ),
+        ({"user": ["a", "a"], "item": [2, 2], "rating": [4.0, 3.0]}, "^user 'a' rated item 2 more"),
+        (
+            {"user": np.array(["a", "a"], dtype=object), "item": [2, 2], "rating": [4.0, 3.0]},
+            "^user 'a' rated item 2 more",
+        ),
         ({"user": [1.5, 2], "item": [2, 2], "rating": [4.0, 3.0]}, "integers or texts"),
         (np.ones((3, 3)), "takes a ratings table"),
         (sp.csr_matrix((3, 3)), "holds no rating"),

@@ -250,9 +250,10 @@ def _as_ratings(X: Any, columns: tuple[str | None, str | None, str | None]) -> R
             pairs = u.astype(np.int64) * len(item_ids) + i
             _, first, counts = np.unique(pairs, return_index=True, return_counts=True)
             row = int(first[np.argmax(counts > 1)])
+            # tolist: Python values, so the message shows 783, not np.int64(783)
+            (who,), (what,) = user[row : row + 1].tolist(), item[row : row + 1].tolist()
             raise ValueError(
-                f"user {user[row]!r} rated item {item[row]!r} more than once; keep one rating "
-                "per pair"
+                f"user {who!r} rated item {what!r} more than once; keep one rating per pair"
             )
         return Ratings(matrix.astype(np.float32), user_ids, item_ids)
     raise ValueError(
